@@ -1,0 +1,1 @@
+"""The domain: the Organisation aggregate, its events, historical dates and domain errors."""
