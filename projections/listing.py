@@ -1,0 +1,144 @@
+"""Lists of stored events from the read model, in occurrence order, a page at a time."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+
+from projections.queries import MAX_SPAN_DAYS
+from projections.records import Json
+from projections.tables import OPEN, micros
+
+SortKey = tuple[int, int, int]
+"""(0 for dated events and 1 for amendments, first day's ordinal, recording position)."""
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a list holds."""
+
+    organisations: Sequence[str] | None = None
+    types: Sequence[str] | None = None
+    start: date | None = None
+    """Events whose range ends on or after this day (the first day of `from`)."""
+    end: date | None = None
+    """Events whose range starts on or before this day (the last day of `to`)."""
+    known_at: datetime | None = None
+    include_retracted: bool = False
+
+
+def _visible(flt: EventFilter) -> str:
+    retracted = "e.end_status = 'retracted'" if flt.include_retracted else "1 = 0"
+    if flt.known_at is None:
+        return f"(e.tx_to = {OPEN} OR {retracted})"
+    return f"(e.tx_from <= :known AND (e.tx_to > :known OR {retracted}))"
+
+
+def _conditions(flt: EventFilter, after: SortKey | None) -> tuple[list[str], dict[str, Any]]:
+    where: list[str] = [_visible(flt)]
+    params: dict[str, Any] = {}
+    if flt.known_at is not None:
+        params["known"] = micros(flt.known_at)
+    if flt.organisations is not None:
+        where.append("e.organisation IN :orgs")
+        params["orgs"] = list(flt.organisations)
+    if flt.types is not None:
+        where.append("e.type IN :types")
+        params["types"] = list(flt.types)
+    if flt.start is not None or flt.end is not None:
+        where.append("e.sort_group = 0")
+    if flt.start is not None:
+        where.append(f"e.last_day >= :start AND e.sort_day >= :start - {MAX_SPAN_DAYS}")
+        params["start"] = flt.start.toordinal()
+    if flt.end is not None:
+        where.append("e.sort_day <= :end")
+        params["end"] = flt.end.toordinal()
+    if after is not None:
+        where.append(
+            "(e.sort_group > :ag OR (e.sort_group = :ag AND "
+            "(e.sort_day > :ad OR (e.sort_day = :ad AND e.position > :ap))))"
+        )
+        params.update(ag=after[0], ad=after[1], ap=after[2])
+    return where, params
+
+
+def _shown(row: Any, known_at: datetime | None) -> Json:
+    """The stored event of a row, marked retracted if its retraction was recorded by then."""
+    body: Json = json.loads(row.body)
+    ended = row.tx_to != OPEN if known_at is None else row.tx_to <= micros(known_at)
+    if row.end_status == "retracted" and ended:
+        body["status"] = "retracted"
+        body["amendment"] = {"event_id": row.end_by, "reason": row.end_reason}
+    return body
+
+
+_COLUMNS = (
+    "e.body, e.sort_group, e.sort_day, e.position, e.tx_to, e.end_status, e.end_by, e.end_reason"
+)
+
+
+def list_events(
+    conn: Connection, flt: EventFilter, after: SortKey | None, limit: int
+) -> tuple[list[Json], SortKey | None]:
+    """Up to `limit` events after `after`, and the sort key to continue from (None at the end)."""
+    where, params = _conditions(flt, after)
+    sql = (
+        f"SELECT {_COLUMNS} FROM tl_events e WHERE {' AND '.join(where)} "
+        "ORDER BY e.sort_group, e.sort_day, e.position LIMIT :limit"
+    )
+    stmt = text(sql)
+    for name in ("orgs", "types"):
+        if name in params:
+            stmt = stmt.bindparams(bindparam(name, expanding=True))
+    rows = conn.execute(stmt, {**params, "limit": limit + 1}).all()
+    page = rows[:limit]
+    more = len(rows) > limit
+    last = page[-1] if page and more else None
+    return [_shown(row, flt.known_at) for row in page], (
+        (last.sort_group, last.sort_day, last.position) if last else None
+    )
+
+
+def get_event(
+    conn: Connection, organisation: str, event_id: str, known_at: datetime | None
+) -> Json | None:
+    """One stored event as it stands (or stood at `known_at`), retracted ones included."""
+    flt = EventFilter(organisations=[organisation], known_at=known_at, include_retracted=True)
+    where, params = _conditions(flt, None)
+    stmt = text(
+        f"SELECT {_COLUMNS} FROM tl_events e WHERE e.event_id = :event_id AND "
+        f"{' AND '.join(where)} ORDER BY e.tx_from DESC LIMIT 1"
+    ).bindparams(bindparam("orgs", expanding=True))
+    row = conn.execute(stmt, {**params, "event_id": event_id}).first()
+    return _shown(row, known_at) if row else None
+
+
+def stored_ids(conn: Connection, event_ids: Sequence[str]) -> set[str]:
+    """Which of these event ids are already stored, in any organisation."""
+    found: set[str] = set()
+    for start in range(0, len(event_ids), 500):
+        chunk = list(event_ids[start : start + 500])
+        stmt = text("SELECT DISTINCT event_id FROM tl_events WHERE event_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        )
+        found.update(conn.execute(stmt, {"ids": chunk}).scalars())
+    return found
+
+
+def current_bodies(conn: Connection, event_ids: Sequence[str]) -> dict[str, Json]:
+    """The stored event as it stands now for each of these ids (retracted ones included)."""
+    found: dict[str, Json] = {}
+    for start in range(0, len(event_ids), 500):
+        chunk = list(event_ids[start : start + 500])
+        stmt = text(
+            f"SELECT e.event_id, {_COLUMNS} FROM tl_events e WHERE e.event_id IN :ids "
+            f"AND (e.tx_to = {OPEN} OR e.end_status = 'retracted')"
+        ).bindparams(bindparam("ids", expanding=True))
+        for row in conn.execute(stmt, {"ids": chunk}):
+            found[row.event_id] = _shown(row, None)
+    return found

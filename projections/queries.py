@@ -1,0 +1,305 @@
+"""Questions answered from the SQL read model, without replaying any stream.
+
+A state is a handful of index probes: for each primary facet of the organisation, the latest
+fact that counts at the date (and, for offices and parents, whether a later fact ended it);
+for each member, its latest leaving and the first joining after it; then the documents, the
+figures' overlapping reports and the uncertain events, each a bounded range scan. The cost
+follows the size of the answer, not the length of the history. Every answer must equal
+the pure fold's in `projections.state`: the property tests hold the two together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+
+from projections.people import OfficeStep, positions_from_steps
+from projections.records import Json, format_timestamp
+from projections.tables import OPEN, micros
+
+MAX_SPAN_DAYS = 366
+"""The longest date range (a leap year): bounds every scan for events straddling a day."""
+
+
+def _active(alias: str, known: int | None) -> str:
+    """SQL for "this row is the version that counts at recording time `known`" (None: now)."""
+    if known is None:
+        return f"{alias}.tx_to = {OPEN}"
+    return f"({alias}.tx_from <= :known AND {alias}.tx_to > :known)"
+
+
+def _latest_sql(known: int | None) -> str:
+    return f"""
+SELECT fc.organisation, fc.facet, fc.key, f.value, f.first_day, f.position, f.fact_id,
+  (fc.facet IN ('office', 'parent') AND EXISTS (
+     SELECT 1 FROM tl_facts c
+     WHERE c.organisation = fc.organisation AND c.facet = fc.facet || '_end'
+       AND c.key = fc.key AND c.subkey = f.ref
+       AND c.first_day >= f.first_day AND c.first_day <= :at_end
+       AND (c.first_day > f.first_day OR c.position > f.position)
+       AND c.last_day <= :at_end AND {_active("c", known)})) AS ended
+FROM tl_facets fc
+JOIN tl_facts f ON f.fact_id = (
+  SELECT f2.fact_id FROM tl_facts f2
+  WHERE f2.organisation = fc.organisation AND f2.facet = fc.facet AND f2.key = fc.key
+    AND f2.subkey = '' AND f2.first_day <= :at_end AND f2.last_day <= :at_end
+    AND {_active("f2", known)}
+  ORDER BY f2.first_day DESC, f2.position DESC LIMIT 1)
+WHERE fc.organisation IN :orgs AND fc.facet IN :facets
+"""
+
+
+def _members_sql(known: int | None) -> str:
+    return f"""
+SELECT j.value, j.first_day, j.position
+FROM tl_facets fc
+LEFT JOIN tl_facts l ON l.fact_id = (
+  SELECT l2.fact_id FROM tl_facts l2
+  WHERE l2.organisation = fc.organisation AND l2.facet = 'member_end' AND l2.key = fc.key
+    AND l2.subkey = '' AND l2.first_day <= :at_end AND l2.last_day <= :at_end
+    AND {_active("l2", known)}
+  ORDER BY l2.first_day DESC, l2.position DESC LIMIT 1)
+JOIN tl_facts j ON j.fact_id = (
+  SELECT j2.fact_id FROM tl_facts j2
+  WHERE j2.organisation = fc.organisation AND j2.facet = 'member' AND j2.key = fc.key
+    AND j2.subkey = '' AND j2.first_day >= COALESCE(l.first_day, -1)
+    AND j2.first_day <= :at_end AND j2.last_day <= :at_end AND {_active("j2", known)}
+    AND (l.fact_id IS NULL OR j2.first_day > l.first_day OR j2.position > l.position)
+  ORDER BY j2.first_day ASC, j2.position ASC LIMIT 1)
+WHERE fc.organisation = :org AND fc.facet = 'member'
+ORDER BY j.first_day, j.position
+"""
+
+
+def _reports_sql(known: int | None) -> str:
+    return f"""
+SELECT f.key, f.value FROM tl_facts latest
+JOIN tl_facts f ON f.organisation = latest.organisation AND f.facet = 'figure'
+  AND f.key = latest.key AND f.subkey = ''
+  AND f.first_day >= latest.first_day - {MAX_SPAN_DAYS} AND f.first_day <= latest.last_day
+  AND f.last_day >= latest.first_day AND f.last_day <= :at_end AND {_active("f", known)}
+WHERE latest.fact_id IN :latest_ids
+ORDER BY f.key, f.first_day, f.position
+"""
+
+
+def _documents_sql(known: int | None) -> str:
+    return f"""
+SELECT value FROM tl_facts d
+WHERE d.organisation = :org AND d.facet = 'document' AND d.key = '' AND d.subkey = ''
+  AND d.first_day <= :at_end AND d.last_day <= :at_end AND {_active("d", known)}
+ORDER BY d.first_day, d.position
+"""
+
+
+def _uncertain_sql(known: int | None) -> str:
+    return f"""
+SELECT body FROM tl_events e
+WHERE e.organisation = :org AND e.sort_group = 0
+  AND e.sort_day > :at_end - {MAX_SPAN_DAYS} AND e.sort_day <= :at_end
+  AND e.last_day > :at_end AND {_active("e", known)}
+ORDER BY e.sort_day, e.position
+"""
+
+
+def _any_counted_sql(known: int | None) -> str:
+    return f"""
+SELECT 1 FROM tl_events e
+WHERE e.organisation = :org AND e.last_day <= :at_end AND {_active("e", known)}
+LIMIT 1
+"""
+
+
+_STATE_FACETS = ("name", "acronym", "existence", "headquarters", "parent", "office", "figure")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """When a question is about: the end of `at` in valid time, `known_at` in recording time."""
+
+    at_end: date
+    known_at: datetime | None = None
+
+    @property
+    def known(self) -> int | None:
+        """Recording time as the read model stores it, or None for "now"."""
+        return micros(self.known_at) if self.known_at else None
+
+    def params(self, **more: Any) -> dict[str, Any]:
+        """Bind parameters for the queries."""
+        params = {"at_end": self.at_end.toordinal(), **more}
+        if self.known_at is not None:
+            params["known"] = self.known
+        return params
+
+
+def _stmt(sql: str, *expanding: str) -> Any:
+    return text(sql).bindparams(*(bindparam(name, expanding=True) for name in expanding))
+
+
+class StateQueries:
+    """Reads of the state, the people and the organisations over one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def has_history(self, organisation: str, known_at: datetime | None) -> bool:
+        """True if any event of the organisation was recorded by `known_at` (or at all)."""
+        row = self.conn.execute(
+            text("SELECT first_recorded FROM tl_organisations WHERE organisation = :org"),
+            {"org": organisation},
+        ).first()
+        return row is not None and (known_at is None or row[0] <= micros(known_at))
+
+    def latest_facts(
+        self, organisations: Sequence[str], facet_names: Sequence[str], asked: Asked
+    ) -> dict[str, dict[tuple[str, str], Any]]:
+        """Per organisation, per (facet, key): the latest counted fact, unless it was ended."""
+        rows = self.conn.execute(
+            _stmt(_latest_sql(asked.known), "orgs", "facets"),
+            asked.params(orgs=list(organisations), facets=list(facet_names)),
+        )
+        found: dict[str, dict[tuple[str, str], Any]] = {org: {} for org in organisations}
+        for row in rows:
+            if not row.ended:
+                found[row.organisation][(row.facet, row.key)] = row
+        return found
+
+    def state(self, organisation: str, at_label: str, asked: Asked) -> Json:
+        """The state of the organisation at the end of `at`, as known at `known_at`."""
+        latest = self.latest_facts([organisation], _STATE_FACETS, asked)[organisation]
+        value = {facet_key: json.loads(row.value) for facet_key, row in latest.items()}
+        holders = sorted(
+            (row for (facet, _), row in latest.items() if facet == "office"),
+            key=lambda row: (row.first_day, row.position),
+        )
+        figures = [row for (facet, _), row in latest.items() if facet == "figure"]
+        any_counted = self._exists(_any_counted_sql(asked.known), asked.params(org=organisation))
+        return {
+            "organisation": organisation,
+            "at": at_label,
+            "known_at": format_timestamp(asked.known_at) if asked.known_at else None,
+            "exists": any_counted and value.get(("existence", ""), True) is not False,
+            "name": value.get(("name", "")),
+            "acronym": value.get(("acronym", "")),
+            "headquarters": value.get(("headquarters", "")),
+            "parent": value.get(("parent", "")),
+            "office_holders": [json.loads(row.value) for row in holders],
+            "members": self._values(_members_sql(asked.known), asked.params(org=organisation)),
+            "figures": self._figures(figures, asked),
+            "documents": self._values(_documents_sql(asked.known), asked.params(org=organisation)),
+            "sub_organisations": self.sub_organisations(organisation, asked),
+            "uncertain": self._values(_uncertain_sql(asked.known), asked.params(org=organisation)),
+        }
+
+    def sub_organisations(self, organisation: str, asked: Asked) -> list[Json]:
+        """The organisations whose parent, at the end of `at`, is this one."""
+        candidates = sorted(
+            self.conn.execute(
+                text(
+                    "SELECT DISTINCT organisation FROM tl_facts "
+                    "WHERE facet = 'parent' AND ref = :org AND organisation <> :org"
+                ),
+                {"org": organisation},
+            ).scalars()
+        )
+        if not candidates:
+            return []
+        latest = self.latest_facts(candidates, ("parent", "name"), asked)
+        children = []
+        for child in candidates:
+            parent = latest[child].get(("parent", ""))
+            if parent is not None and json.loads(parent.value) == organisation:
+                name = latest[child].get(("name", ""))
+                children.append({"id": child, "name": json.loads(name.value) if name else None})
+        return children
+
+    def positions(self, person: str, today: date) -> tuple[str | None, list[Json]] | None:
+        """A person's name and positions across organisations, as they count today."""
+        offices = self.conn.execute(
+            text(
+                "SELECT DISTINCT organisation, key FROM tl_facts "
+                f"WHERE facet = 'office' AND ref = :person AND {_active('tl_facts', None)}"
+            ),
+            {"person": person},
+        ).all()
+        if not offices:
+            return None
+        steps = {(org, role): self._office_steps(org, role, today) for org, role in offices}
+        return positions_from_steps(steps, person)
+
+    def _office_steps(self, organisation: str, role: str, today: date) -> list[OfficeStep]:
+        rows = self.conn.execute(
+            text(
+                "SELECT facet, ref, value, first_day, position FROM tl_facts s "
+                "WHERE s.organisation = :org AND s.facet IN ('office', 'office_end') "
+                f"AND s.key = :role AND s.last_day <= :today AND {_active('s', None)} "
+                "ORDER BY s.first_day, s.position"
+            ),
+            {"org": organisation, "role": role, "today": today.toordinal()},
+        )
+        steps = []
+        for row in rows:
+            value = json.loads(row.value)
+            appointed = row.facet == "office"
+            occurred_on = value["since"] if appointed else value["occurred_on"]
+            name = value["person"]["name"] if appointed else None
+            steps.append(
+                OfficeStep(appointed, row.ref, name, occurred_on, (row.first_day, row.position))
+            )
+        return steps
+
+    def organisations(self, today: date) -> list[Json]:
+        """Every organisation with events: its id, name and acronym today, and its version."""
+        rows = self.conn.execute(
+            text("SELECT organisation, version FROM tl_organisations ORDER BY organisation")
+        ).all()
+        if not rows:
+            return []
+        names = self.latest_facts([r.organisation for r in rows], ("name", "acronym"), Asked(today))
+        listed = []
+        for row in rows:
+            facts = names[row.organisation]
+            name, acronym = facts.get(("name", "")), facts.get(("acronym", ""))
+            listed.append(
+                {
+                    "id": row.organisation,
+                    "name": json.loads(name.value) if name else None,
+                    "acronym": json.loads(acronym.value) if acronym else None,
+                    "version": row.version,
+                }
+            )
+        return listed
+
+    def version(self, organisation: str) -> int:
+        """The organisation's stream version (0 if it has no events)."""
+        found = self.conn.execute(
+            text("SELECT version FROM tl_organisations WHERE organisation = :org"),
+            {"org": organisation},
+        ).scalar()
+        return int(found or 0)
+
+    def _figures(self, latest_rows: Sequence[Any], asked: Asked) -> Json:
+        if not latest_rows:
+            return {}
+        reports: dict[str, list[Json]] = {}
+        for key, value in self.conn.execute(
+            _stmt(_reports_sql(asked.known), "latest_ids"),
+            asked.params(latest_ids=[row.fact_id for row in latest_rows]),
+        ):
+            reports.setdefault(key, []).append(json.loads(value))
+        figures = {}
+        for row in sorted(latest_rows, key=lambda row: row.key):
+            figures[row.key] = {**json.loads(row.value), "reports": reports.get(row.key, [])}
+        return figures
+
+    def _values(self, sql: str, params: dict[str, Any]) -> list[Json]:
+        return [json.loads(row[0]) for row in self.conn.execute(text(sql), params)]
+
+    def _exists(self, sql: str, params: dict[str, Any]) -> bool:
+        return self.conn.execute(text(sql), params).first() is not None

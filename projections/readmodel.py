@@ -1,0 +1,305 @@
+"""Keeping the SQL read model up to date from the application's notification log.
+
+The read model is written only here, and only together with its tracking position: each
+batch of notifications is applied and the tracking row advanced in one transaction, so a
+crash leaves either the whole batch or none of it, and catching up resumes where the last
+committed batch ended. The first statement of every batch locks the tracking row, so
+processes sharing a database take turns instead of applying the same events twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from eventsourcing.persistence import Notification, Tracking
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from events.organisation import OrganisationEvent
+from projections.facts import facts_of
+from projections.records import EventRecord, EventView, corrected
+from projections.tables import (
+    OPEN,
+    READ_MODEL_TABLES,
+    event_versions,
+    facets,
+    facts,
+    metadata,
+    micros,
+    organisations,
+)
+
+BATCH_SIZE = 500
+
+
+class NotificationSource(Protocol):
+    """Where notifications come from: the application recorder's `select_notifications`."""
+
+    def select_notifications(
+        self, start: int | None, limit: int, stop: int | None = None, topics: Sequence[str] = ()
+    ) -> list[Notification]:
+        """Notifications from `start` on, in recording order."""
+        ...  # pragma: no cover
+
+
+class EventDecoder(Protocol):
+    """Turns a stored notification back into a domain event (the application's mapper)."""
+
+    def to_domain_event(self, stored_event: Any) -> Any:
+        """The domain event a notification holds."""
+        ...  # pragma: no cover
+
+
+def record_of(event: OrganisationEvent, position: int) -> EventRecord:
+    """The read side's view of a domain event at its place in the log."""
+    return EventRecord(
+        organisation=event.organisation,
+        id=str(event.event_id),
+        type=event.TYPE,
+        version=event.originator_version,
+        position=position,
+        recorded_at=event.timestamp,
+        recorded_by=event.recorded_by,
+        occurred_on=event.occurred_on,
+        data=event.data,
+        sources=event.sources,
+        note=event.note,
+    )
+
+
+def stored_event_json(event: OrganisationEvent) -> dict[str, Any]:
+    """The stored event as the contract shows it, straight after it was recorded."""
+    return EventView(record_of(event, 0), event.occurred_on, event.data).to_json()
+
+
+def record_from_body(body: dict[str, Any], position: int) -> EventRecord:
+    """An event record rebuilt from a stored event body of the read model."""
+    return EventRecord(
+        organisation=body["organisation"],
+        id=body["id"],
+        type=body["type"],
+        version=body["version"],
+        position=position,
+        recorded_at=datetime.fromisoformat(body["recorded_at"]),
+        recorded_by=body["recorded_by"],
+        occurred_on=body.get("occurred_on"),
+        data=body["data"],
+        sources=body["sources"],
+        note=body.get("note"),
+    )
+
+
+class ReadModel(SQLAlchemyTrackingRecorder):
+    """The read model's tables and their tracking position, in the event log's database."""
+
+    def __init__(self, datastore: Any, *, upstream: str, tracking_table_name: str) -> None:
+        super().__init__(datastore, tracking_table_name=tracking_table_name)
+        self.upstream = upstream
+
+    def create_table(self) -> None:
+        """Create the read model and tracking tables, and the tracking row they lock."""
+        super().create_table()
+        assert self.datastore.engine is not None
+        metadata.create_all(self.datastore.engine, tables=list(READ_MODEL_TABLES))
+        with self.transaction(commit=True) as session:
+            if self.max_tracking_id(self.upstream) is None:
+                self._insert_tracking(session, Tracking(self.upstream, 0))
+
+    def position(self) -> int:
+        """The id of the last notification applied."""
+        return self.max_tracking_id(self.upstream) or 0
+
+    def catch_up(self, source: NotificationSource, decoder: EventDecoder) -> int:
+        """Apply every notification not applied yet, in a transaction of its own; return the
+        position reached."""
+        with self.transaction(commit=True) as session:
+            return self.catch_up_within(session, source, decoder)
+
+    def catch_up_within(
+        self, session: Session, source: NotificationSource, decoder: EventDecoder
+    ) -> int:
+        """Apply every notification not applied yet inside the caller's transaction, and
+        advance the tracking position with them; return the position reached."""
+        conn = session.connection()
+        position = self._lock(conn)
+        while notifications := source.select_notifications(start=position + 1, limit=BATCH_SIZE):
+            _apply(conn, notifications, decoder)
+            position = notifications[-1].id
+        self._set_position(conn, position)
+        return position
+
+    def rebuild(self, source: NotificationSource, decoder: EventDecoder) -> int:
+        """Empty the read model and apply the whole log again, in one transaction."""
+        with self.transaction(commit=True) as session:
+            conn = session.connection()
+            self._lock(conn)
+            for table in READ_MODEL_TABLES:
+                conn.execute(delete(table))
+            self._set_position(conn, 0)
+            return self.catch_up_within(session, source, decoder)
+
+    def _set_position(self, conn: Connection, position: int) -> None:
+        conn.execute(
+            update(self.tracking_table)
+            .where(self.tracking_table.c.application_name == self.upstream)
+            .values(notification_id=position)
+        )
+
+    def _lock(self, conn: Connection) -> int:
+        # Writing the tracking row first takes the row lock on PostgreSQL and the write
+        # lock on SQLite before anything is read, so the position read next is current.
+        column = self.tracking_table.c
+        conn.execute(
+            update(self.tracking_table)
+            .where(column.application_name == self.upstream)
+            .values(notification_id=column.notification_id)
+        )
+        position = conn.execute(
+            select(column.notification_id).where(column.application_name == self.upstream)
+        ).scalar_one()
+        return int(position)
+
+
+def _apply(conn: Connection, notifications: Iterable[Notification], decoder: EventDecoder) -> None:
+    writer = _Writer(conn)
+    for notification in notifications:
+        writer.apply(record_of(decoder.to_domain_event(notification), notification.id))
+    writer.flush()
+
+
+@dataclass
+class _Writer:
+    """Buffers the rows of one batch; amendments flush first, as they update earlier rows."""
+
+    conn: Connection
+
+    def __post_init__(self) -> None:
+        self.versions: list[dict[str, Any]] = []
+        self.facts: list[dict[str, Any]] = []
+        self.facets: set[tuple[str, str, str]] = set()
+        self.streams: dict[str, tuple[int, int]] = {}
+
+    def apply(self, record: EventRecord) -> None:
+        """Add the rows one recorded event brings, and amend the rows it amends."""
+        tx = micros(record.recorded_at)
+        known = self.streams.get(record.organisation, (record.version, tx))
+        self.streams[record.organisation] = (max(known[0], record.version), min(known[1], tx))
+        if record.is_amendment:
+            self.flush()
+            self._amend(record, tx)
+        self._add(EventView(record, record.occurred_on, record.data), tx)
+
+    def _add(self, view: EventView, tx: int) -> None:
+        record = view.record
+        first, last = view.first_day, view.last_day
+        group, day = view.sort_key()[:2]
+        self.versions.append(
+            {
+                "organisation": record.organisation,
+                "event_id": record.id,
+                "position": record.position,
+                "version": record.version,
+                "type": record.type,
+                "sort_group": group,
+                "sort_day": day,
+                "last_day": last.toordinal() if last else None,
+                "tx_from": tx,
+                "tx_to": OPEN,
+                "body": json.dumps(view.to_json(), ensure_ascii=False),
+            }
+        )
+        if first is None or last is None:
+            return
+        for fact in facts_of(view):
+            self.facts.append(
+                {
+                    "organisation": record.organisation,
+                    "event_id": record.id,
+                    "facet": fact.facet,
+                    "key": fact.key,
+                    "subkey": fact.subkey,
+                    "ref": fact.ref,
+                    "first_day": first.toordinal(),
+                    "last_day": last.toordinal(),
+                    "position": record.position,
+                    "tx_from": tx,
+                    "tx_to": OPEN,
+                    "value": json.dumps(fact.value, ensure_ascii=False),
+                }
+            )
+            if fact.primary:
+                self.facets.add((record.organisation, fact.facet, fact.key))
+
+    def _amend(self, amendment: EventRecord, tx: int) -> None:
+        target_id = amendment.data["event_id"]
+        current = self.conn.execute(
+            select(event_versions.c.position, event_versions.c.body)
+            .where(event_versions.c.event_id == target_id, event_versions.c.tx_to == OPEN)
+            .order_by(event_versions.c.tx_from)
+        ).first()
+        if current is None:  # the domain refuses such amendments; nothing to close
+            return
+        status = "retracted" if amendment.type == "retracted" else "corrected"
+        self.conn.execute(
+            update(event_versions)
+            .where(event_versions.c.event_id == target_id, event_versions.c.tx_to == OPEN)
+            .values(
+                tx_to=tx,
+                end_status=status,
+                end_by=amendment.id,
+                end_reason=amendment.data["reason"],
+            )
+        )
+        self.conn.execute(
+            update(facts)
+            .where(facts.c.event_id == target_id, facts.c.tx_to == OPEN)
+            .values(tx_to=tx)
+        )
+        if amendment.type == "corrected":
+            self._add(corrected(self._original(target_id, current.position), amendment), tx)
+
+    def _original(self, event_id: str, position: int) -> EventRecord:
+        body = self.conn.execute(
+            select(event_versions.c.body)
+            .where(event_versions.c.event_id == event_id)
+            .order_by(event_versions.c.tx_from)
+            .limit(1)
+        ).scalar_one()
+        return record_from_body(json.loads(body), position)
+
+    def flush(self) -> None:
+        """Write the buffered rows."""
+        if self.versions:
+            self.conn.execute(insert(event_versions), self.versions)
+        if self.facts:
+            self.conn.execute(insert(facts), self.facts)
+        if self.facets:
+            rows = [{"organisation": o, "facet": f, "key": k} for o, f, k in sorted(self.facets)]
+            self.conn.execute(_insert_ignoring_duplicates(self.conn, facets), rows)
+        for organisation, (version, first_tx) in self.streams.items():
+            self._upsert_stream(organisation, version, first_tx)
+        self.versions, self.facts, self.facets, self.streams = [], [], set(), {}
+
+    def _upsert_stream(self, organisation: str, version: int, first_tx: int) -> None:
+        changed = self.conn.execute(
+            update(organisations)
+            .where(organisations.c.organisation == organisation)
+            .values(version=version)
+        )
+        if changed.rowcount == 0:
+            self.conn.execute(
+                insert(organisations).values(
+                    organisation=organisation, version=version, first_recorded=first_tx
+                )
+            )
+
+
+def _insert_ignoring_duplicates(conn: Connection, table: Any) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()

@@ -1,0 +1,326 @@
+"""The pure fold: the contract's rules for the state at a date, with no database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from projections.state import diff_states
+from tests.history import History, appointed, joined
+
+
+def holders(state: dict) -> list[tuple[str, str, str]]:
+    return [(h["role"], h["person"]["id"], h["since"]) for h in state["office_holders"]]
+
+
+def members(state: dict) -> list[tuple[str, str]]:
+    return [(m["id"], m["since"]) for m in state["members"]]
+
+
+def test_an_organisation_exists_once_its_first_event_counts():
+    history = History()
+    history.add("founded", "1947", {"name": "CICOPA"})
+    assert history.state("1946")["exists"] is False
+    assert history.state("1946")["name"] is None
+    assert history.state("1947")["exists"] is True
+    assert history.state("1947")["name"] == "CICOPA"
+
+
+def test_any_counted_event_makes_the_organisation_exist_even_without_a_founding():
+    history = History()
+    history.add("milestone", "2001", {"headline": "A school"})
+    assert history.state("2000")["exists"] is False
+    assert history.state("2001")["exists"] is True
+
+
+def test_appointing_a_president_ends_the_previous_presidency():
+    history = History()
+    history.add("office_holder_appointed", "1998", appointed("President", "marian-rybar"))
+    history.add("office_holder_appointed", "2009", appointed("President", "manuel-mariscal"))
+    assert holders(history.state("2008")) == [("President", "marian-rybar", "1998")]
+    assert holders(history.state("2009")) == [("President", "manuel-mariscal", "2009")]
+
+
+def test_each_role_has_its_own_holder():
+    history = History()
+    history.add("office_holder_appointed", "1998", appointed("President", "marian-rybar"))
+    history.add("office_holder_appointed", "1998", appointed("Secretary", "jan-eirik-imbsen"))
+    assert holders(history.state("1998")) == [
+        ("President", "marian-rybar", "1998"),
+        ("Secretary", "jan-eirik-imbsen", "1998"),
+    ]
+
+
+def test_a_holder_leaving_vacates_the_role():
+    history = History()
+    history.add("office_holder_appointed", "2002", appointed("Secretary General", "bruno-roelants"))
+    history.add(
+        "office_holder_left",
+        "2017-12~",
+        {"role": "Secretary General", "person_id": "bruno-roelants"},
+    )
+    assert holders(history.state("2017-11")) == [("Secretary General", "bruno-roelants", "2002")]
+    assert holders(history.state("2018")) == []
+
+
+def test_a_leaving_that_matches_nobody_changes_nothing():
+    history = History()
+    history.add("office_holder_appointed", "1998", appointed("President", "marian-rybar"))
+    history.add("office_holder_left", "1999", {"role": "President", "person_id": "someone-else"})
+    history.add("office_holder_left", "1999", {"role": "Treasurer", "person_id": "marian-rybar"})
+    assert holders(history.state("2000")) == [("President", "marian-rybar", "1998")]
+
+
+def test_a_member_joining_twice_keeps_its_first_since():
+    history = History()
+    history.add("member_joined", "2003", joined("cgscop", "France"))
+    history.add("member_joined", "2005", joined("cgscop", "France"))
+    state = history.state("2010")
+    assert members(state) == [("cgscop", "2003")]
+    assert state["members"][0]["country"] == "France"
+
+
+def test_a_member_who_left_and_rejoined_is_a_member_since_rejoining():
+    history = History()
+    history.add("member_joined", "2003", joined("cgscop"))
+    history.add("member_left", "2006", {"member_id": "cgscop"})
+    history.add("member_joined", "2008-03", joined("cgscop"))
+    assert members(history.state("2005")) == [("cgscop", "2003")]
+    assert members(history.state("2007")) == []
+    assert members(history.state("2008")) == [("cgscop", "2008-03")]
+
+
+def test_a_member_leaving_before_joining_changes_nothing():
+    history = History()
+    history.add("member_left", "2001", {"member_id": "cgscop"})
+    history.add("member_joined", "2003", joined("cgscop"))
+    assert members(history.state("2004")) == [("cgscop", "2003")]
+
+
+def test_a_year_precise_event_is_uncertain_within_its_year_and_counts_at_its_end():
+    history = History()
+    event = history.add("renamed", "2003", {"name": "New name"})
+    mid_year = history.state("2003-06")
+    assert mid_year["name"] is None
+    assert [e["id"] for e in mid_year["uncertain"]] == [event.id]
+    assert mid_year["uncertain"][0]["status"] == "active"
+    end_of_year = history.state("2003")
+    assert end_of_year["name"] == "New name"
+    assert end_of_year["uncertain"] == []
+    assert history.state("2002")["uncertain"] == []
+
+
+def test_events_apply_in_occurrence_order_not_recording_order():
+    history = History()
+    history.add(
+        "renamed",
+        "2017",
+        {"name": "International organisation of industrial and service cooperatives"},
+    )
+    history.add("founded", "1947", {"name": "Comité International", "acronym": "CICOPA"})
+    state = history.state("2018")
+    assert state["name"] == "International organisation of industrial and service cooperatives"
+    assert state["acronym"] == "CICOPA"
+    assert history.state("1950")["name"] == "Comité International"
+
+
+def test_ties_on_the_first_day_are_broken_by_recording_order():
+    history = History()
+    history.add("headquarters_moved", "2004-02-17", {"location": "Geneva"})
+    history.add("headquarters_moved", "2004-02-17", {"location": "Brussels"})
+    assert history.state("2004")["headquarters"] == "Brussels"
+
+
+def test_a_year_sorts_before_a_day_within_it_so_the_day_wins_at_the_years_end():
+    history = History()
+    history.add("headquarters_moved", "2003-02-01", {"location": "Brussels"})
+    history.add("headquarters_moved", "2003", {"location": "Geneva"})
+    assert history.state("2003-06")["headquarters"] == "Brussels"
+    assert history.state("2003")["headquarters"] == "Brussels"
+
+
+def test_renaming_without_an_acronym_keeps_it_and_founding_without_one_clears_it():
+    history = History()
+    history.add("founded", "1947", {"name": "A", "acronym": "X"})
+    history.add("renamed", "1960", {"name": "B"})
+    history.add("renamed", "1970", {"name": "C", "acronym": "Y"})
+    assert (history.state("1965")["name"], history.state("1965")["acronym"]) == ("B", "X")
+    assert history.state("1975")["acronym"] == "Y"
+    history.add("founded", "1980", {"name": "D"})
+    assert history.state("1980")["acronym"] is None
+
+
+def test_dissolution_ends_existence_and_a_new_founding_restores_it():
+    history = History()
+    history.add("founded", "1947", {"name": "A"})
+    history.add("dissolved", "1990", {})
+    history.add("founded", "2000", {"name": "A again"})
+    assert history.state("1989")["exists"] is True
+    assert history.state("1995")["exists"] is False
+    assert history.state("2000")["exists"] is True
+
+
+def test_figures_show_each_figures_latest_report_with_every_overlapping_report():
+    history = History()
+    old = history.add(
+        "figures_reported", "1998", {"figures": {"member_organisations": 65, "countries": 45}}
+    )
+    a = history.add("figures_reported", "2017", {"figures": {"member_organisations": 46}})
+    b = history.add("figures_reported", "2017-11~", {"figures": {"member_organisations": 52}})
+    state = history.state("2018")
+    members_figure = state["figures"]["member_organisations"]
+    assert members_figure["value"] == 52
+    assert members_figure["reported_on"] == "2017-11~"
+    assert members_figure["event_id"] == b.id
+    assert [(r["value"], r["reported_on"]) for r in members_figure["reports"]] == [
+        (46, "2017"),
+        (52, "2017-11~"),
+    ]
+    assert state["figures"]["countries"]["value"] == 45
+    assert state["figures"]["countries"]["event_id"] == old.id
+    assert history.state("1998")["figures"]["member_organisations"]["value"] == 65
+    assert a.id not in [
+        r["event_id"]
+        for r in history.state("2017-06")["figures"]["member_organisations"]["reports"]
+    ]
+
+
+def test_documents_accumulate_in_occurrence_order_with_their_stages():
+    history = History()
+    history.add("document_adopted", "2005", {"title": "World Declaration", "stage": "ICA"})
+    history.add("document_adopted", "2003", {"title": "World Declaration", "stage": "in principle"})
+    history.add(
+        "document_adopted", "2004-02-17", {"title": "World Declaration", "stage": "final draft"}
+    )
+    stages = [(d["stage"], d["occurred_on"]) for d in history.state("2010")["documents"]]
+    assert stages == [("in principle", "2003"), ("final draft", "2004-02-17"), ("ICA", "2005")]
+    assert len(history.state("2004")["documents"]) == 2
+
+
+def test_a_retraction_removes_the_event_from_its_recording_time_on():
+    history = History()
+    wrong = history.add("office_holder_appointed", "1998", appointed("President", "someone"))
+    before_retraction = history.clock
+    history.retract(wrong)
+    assert holders(history.state("2000")) == []
+    assert holders(history.state("2000", known_at=before_retraction)) == [
+        ("President", "someone", "1998")
+    ]
+
+
+def test_a_retracted_event_is_not_uncertain_either():
+    history = History()
+    wrong = history.add("renamed", "2003", {"name": "X"})
+    history.retract(wrong)
+    assert history.state("2003-06")["uncertain"] == []
+
+
+def test_a_correction_makes_the_event_count_with_its_new_date_and_data():
+    history = History()
+    founding = history.add("founded", "1949", {"name": "Wrong"})
+    before_correction = history.clock
+    history.correct(founding, occurred_on="1947", data={"name": "Right"})
+    assert history.state("1947")["name"] == "Right"
+    assert history.state("1947", known_at=before_correction)["exists"] is False
+    assert history.state("1949", known_at=before_correction)["name"] == "Wrong"
+
+
+def test_a_later_correction_replaces_an_earlier_one_whole():
+    history = History()
+    founding = history.add("founded", "1949", {"name": "Original"})
+    history.correct(founding, occurred_on="1947")
+    history.correct(founding, data={"name": "Renamed by correction"})
+    # The second correction replaces the first: the date goes back to the original 1949.
+    assert history.state("1948")["exists"] is False
+    assert history.state("1949")["name"] == "Renamed by correction"
+
+
+def test_a_corrected_event_shows_its_status_and_corrected_fields_when_uncertain():
+    history = History()
+    event = history.add("renamed", "2001", {"name": "X"})
+    history.correct(event, occurred_on="2003")
+    uncertain = history.state("2003-06")["uncertain"]
+    assert [(e["id"], e["occurred_on"], e["status"]) for e in uncertain] == [
+        (event.id, "2003", "corrected")
+    ]
+
+
+def test_events_recorded_after_known_at_are_not_seen():
+    history = History()
+    history.add("founded", "1947", {"name": "A"})
+    moment = history.clock
+    history.add("renamed", "1950", {"name": "B"})
+    assert history.state("1960", known_at=moment)["name"] == "A"
+    assert history.state("1960", known_at=moment - timedelta(seconds=1))["exists"] is False
+
+
+def test_sub_organisations_are_those_whose_parent_is_this_one_at_the_date():
+    history = History()
+    history.add("founded", "1979", {"name": "CECOP"}, org="cecop")
+    history.add("affiliated", "1990", {"parent": "cicopa"}, org="cecop")
+    history.add("affiliated", "1995", {"parent": "cicopa"}, org="cicopa-americas")
+    history.add("disaffiliated", "2000", {"parent": "cicopa"}, org="cicopa-americas")
+    assert history.state("1989")["sub_organisations"] == []
+    assert history.state("1996")["sub_organisations"] == [
+        {"id": "cecop", "name": "CECOP"},
+        {"id": "cicopa-americas", "name": None},
+    ]
+    assert history.state("2001")["sub_organisations"] == [{"id": "cecop", "name": "CECOP"}]
+    assert history.state("1996", org="cecop")["parent"] == "cicopa"
+
+
+def test_disaffiliation_clears_only_the_matching_parent():
+    history = History()
+    history.add("affiliated", "1947", {"parent": "ica"})
+    history.add("disaffiliated", "1950", {"parent": "someone-else"})
+    assert history.state("1960")["parent"] == "ica"
+    history.add("disaffiliated", "1970", {"parent": "ica"})
+    assert history.state("1970")["parent"] is None
+
+
+def test_the_diff_lists_only_what_changed():
+    history = History()
+    history.add("founded", "1947", {"name": "A"})
+    history.add("office_holder_appointed", "1998", appointed("President", "marian-rybar"))
+    history.add("figures_reported", "1998", {"figures": {"member_organisations": 65}})
+    history.add("office_holder_appointed", "2009", appointed("President", "manuel-mariscal"))
+    history.add("figures_reported", "2017", {"figures": {"member_organisations": 46}})
+    history.add("headquarters_moved", "2017", {"location": "Brussels"})
+    changes = diff_states(history.state("1998"), history.state("2017"))
+    assert set(changes) == {"headquarters", "office_holders", "figures"}
+    assert changes["headquarters"] == {"before": None, "after": "Brussels"}
+    assert [h["person"]["id"] for h in changes["office_holders"]["added"]] == ["manuel-mariscal"]
+    assert [h["person"]["id"] for h in changes["office_holders"]["removed"]] == ["marian-rybar"]
+    assert changes["figures"] == {"member_organisations": {"before": 65, "after": 46}}
+    assert diff_states(history.state("2017"), history.state("2017")) == {}
+
+
+def test_tenures_end_with_the_successors_own_date_and_span_organisations():
+    history = History()
+    history.add(
+        "office_holder_appointed",
+        "2002?",
+        appointed("Secretary General", "bruno-roelants", "Bruno Roelants"),
+    )
+    history.add(
+        "office_holder_appointed", "2018-01~", appointed("Secretary General", "diana-dovgan")
+    )
+    history.add(
+        "office_holder_appointed",
+        "2018-01~",
+        appointed("Director-General", "bruno-roelants", "Bruno Roelants"),
+        org="ica",
+    )
+    name, positions = history.positions("bruno-roelants")
+    assert name == "Bruno Roelants"
+    assert positions == [
+        {"organisation": "cicopa", "role": "Secretary General", "from": "2002?", "to": "2018-01~"},
+        {"organisation": "ica", "role": "Director-General", "from": "2018-01~", "to": None},
+    ]
+
+
+def test_a_reappointment_ends_one_tenure_and_starts_another():
+    history = History()
+    history.add("office_holder_appointed", "2009", appointed("President", "manuel-mariscal"))
+    history.add("office_holder_appointed", "2013", appointed("President", "manuel-mariscal"))
+    _, positions = history.positions("manuel-mariscal")
+    assert [(p["from"], p["to"]) for p in positions] == [("2009", "2013"), ("2013", None)]
