@@ -1,0 +1,1 @@
+"""The web: the JSON API, the HTML pages and the WSGI entry point."""

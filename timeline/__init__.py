@@ -1,0 +1,1 @@
+"""The application: configuration, the composition root, commands, queries and the CLI."""

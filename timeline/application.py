@@ -1,0 +1,68 @@
+"""The event-sourced application: every organisation's stream, in one event log."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
+from sqlalchemy import Engine
+
+from events.organisation import Organisation, OrganisationEvent
+from timeline.config import Config
+from timeline.persistence import TimelineFactory, TimelineRecorder
+
+
+class Timeline(Application[UUID]):
+    """Organisations' histories as event streams, stored with `eventsourcing_sqlalchemy`."""
+
+    name = "Timeline"
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        super().__init__(
+            env={
+                "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+                "SQLALCHEMY_URL": config.database_url,
+                "CREATE_TABLE": "n",
+                "AGGREGATE_CACHE_MAXSIZE": str(config.aggregate_cache_size),
+                "AGGREGATE_CACHE_FASTFORWARD": "y",
+                "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
+                "IS_SNAPSHOTTING_ENABLED": "n",
+            }
+        )
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        """Our factory: the library's SQLAlchemy one with a configured pool."""
+        return TimelineFactory(env, self.config)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of the event log's database, shared with the read model."""
+        assert isinstance(self.factory, TimelineFactory)
+        return self.factory.engine
+
+    @property
+    def timeline_recorder(self) -> TimelineRecorder:
+        """The application recorder, typed as ours."""
+        assert isinstance(self.recorder, TimelineRecorder)
+        return self.recorder
+
+    def organisation(self, slug: str) -> Organisation:
+        """The organisation's stream as it stands, or a new one at version 0."""
+        try:
+            organisation = self.repository.get(Organisation.id_for(slug))
+        except AggregateNotFoundError:
+            return Organisation.start(slug)
+        assert isinstance(organisation, Organisation)
+        return organisation
+
+    def stream(self, slug: str) -> list[OrganisationEvent]:
+        """Every event of the organisation, in recording order."""
+        events = self.events.get(Organisation.id_for(slug))
+        return [event for event in events if isinstance(event, OrganisationEvent)]
+
+    def create_tables(self) -> None:
+        """Create the event log's table (a no-op when it exists)."""
+        self.recorder.create_table()

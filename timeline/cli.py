@@ -1,0 +1,185 @@
+"""The `timeline` command. Results go to standard output; logs and progress to standard error."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+import click
+from sqlalchemy import exc
+
+from events.errors import DomainError
+from timeline.bootstrap import Services, build
+from timeline.config import Config
+
+log = logging.getLogger("timeline")
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+@contextmanager
+def _services(initialise: bool = True) -> Iterator[Services]:
+    """Build the service for one command, and turn its refusals into one line on stderr."""
+    services = None
+    try:
+        services = build(Config.from_env(), initialise=initialise)
+        yield services
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    except exc.OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise click.ClickException(f"cannot use the database: {reason}") from None
+    except ValueError as error:  # a malformed TIMELINE_* setting
+        raise click.ClickException(str(error)) from None
+    finally:
+        if services is not None:
+            services.close()
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more detail to standard error.")
+def main(verbose: bool) -> None:
+    """Timeline: the history of organisations as immutable, sourced events.
+
+    The database is the SQLAlchemy URL in TIMELINE_DATABASE_URL; without it, the SQLite
+    file timeline.db in the working directory.
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+def seed() -> None:
+    """Load the CICOPA history shipped with the service. Running it twice adds nothing."""
+    with _services() as services:
+        report = services.commands.seed()
+    log.info("seeded: %d events stored, %d already there", report.imported, report.skipped)
+    _print_json({"imported": report.imported, "skipped": report.skipped})
+
+
+@main.command(name="import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+def import_(file: TextIO) -> None:
+    """Import events from FILE (JSON Lines, as `timeline export` writes; - for stdin).
+
+    Each line's `id` is kept and an event whose id is already stored is skipped; `version`,
+    `recorded_at`, `recorded_by` and `status` are ignored. Nothing of the file is written if
+    any line is bad.
+    """
+    lines = file.read().splitlines()
+    with _services() as services, _progress(len(lines), "checking") as advance:
+        report = services.commands.import_lines(lines, progress=advance)
+    log.info("imported %d events, skipped %d already stored", report.imported, report.skipped)
+    _print_json({"imported": report.imported, "skipped": report.skipped})
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on standard error when it is a terminal; silence otherwise."""
+    if not sys.stderr.isatty():
+        yield lambda _: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+@main.command()
+@click.option("--org", "organisation", help="Export only this organisation's events.")
+def export(organisation: str | None) -> None:
+    """Write every stored event as JSON Lines, in recording order.
+
+    Retracted events, retractions and corrections are included; a corrected event shows its
+    corrected fields and, under `original`, what was first recorded.
+    """
+    with _services() as services:
+        for body in services.queries.export(organisation):
+            click.echo(json.dumps(body, ensure_ascii=False))
+
+
+@main.command()
+@click.argument("organisation")
+@click.option("--at", help="YYYY, YYYY-MM or YYYY-MM-DD: as of the end of that period.")
+@click.option("--known-at", help="RFC 3339 timestamp: only what was recorded by then.")
+def state(organisation: str, at: str | None, known_at: str | None) -> None:
+    """Print ORGANISATION's state at a date as JSON."""
+    with _services() as services:
+        _print_json(services.queries.state(organisation, at, known_at))
+
+
+@main.group()
+def token() -> None:
+    """Manage API tokens."""
+
+
+@token.command(name="create")
+@click.argument("name")
+def token_create(name: str) -> None:
+    """Make a token for NAME (recorded as `recorded_by`); it is printed once, on the last line."""
+    with _services() as services:
+        secret = services.tokens.create(name)
+    log.info("token made for %r; keep it now, only its hash is stored", name)
+    click.echo(secret)
+
+
+@main.group()
+def projections() -> None:
+    """Manage the read models."""
+
+
+@projections.command(name="rebuild")
+def projections_rebuild() -> None:
+    """Rebuild the read models from the whole event log."""
+    with _services() as services:
+        position = services.rebuild_projections()
+    _print_json({"rebuilt_to": position})
+
+
+@main.command()
+def init() -> None:
+    """Create the tables (if missing) and bring the read models up to date."""
+    with _services() as services:
+        position = services.read_model.position()
+    _print_json({"read_model_position": position})
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--workers", type=int, help="Worker processes (default: one per core, 2 to 4).")
+@click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
+@click.option(
+    "--seed/--no-seed",
+    "seed_first",
+    default=None,
+    help="Load the CICOPA history into an empty database first "
+    "(default: yes on the embedded SQLite default).",
+)
+def serve(host: str, port: int, workers: int | None, threads: int, seed_first: bool | None) -> None:
+    """Serve the API and the pages with gunicorn, a production WSGI server."""
+    from timeline.server import run
+
+    if seed_first is None:
+        seed_first = "TIMELINE_DATABASE_URL" not in os.environ
+    with _services() as services:
+        if seed_first and services.is_empty():
+            report = services.commands.seed()
+            log.info("empty database: loaded the CICOPA history (%d events)", report.imported)
+    run(host=host, port=port, workers=workers or _default_workers(), threads=threads)
+
+
+def _default_workers() -> int:
+    return max(2, min(4, os.cpu_count() or 2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,235 @@
+"""Commands: the ways a history grows. Get the organisation, call one aggregate method, save."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.persistence import IntegrityError
+from sqlalchemy import select
+
+from events.errors import InvalidEvent, VersionMismatch
+from events.organisation import Organisation
+from events.validation import SLUG, EventDraft, parse_event
+from projections.listing import stored_ids
+from projections.readmodel import stored_event_json
+from projections.tables import micros
+from timeline.application import Timeline
+from timeline.errors import IdempotencyKeyReused, ImportRejected, TooMuchContention
+from timeline.tables import idempotency_keys
+
+Json = dict[str, Any]
+MAX_ATTEMPTS = 60
+CLI_WRITER = "cli"
+STORED_FIELDS = ("id", "organisation", "version", "recorded_at", "recorded_by", "status")
+"""Fields of an exported event that import ignores (or, for `id`, keeps aside)."""
+EXPORT_EXTRAS = ("amendment", "original")
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The stored event an append produced, and whether it is a replay of an earlier one."""
+
+    event: Json
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """How many events an import stored, and how many it skipped as already stored."""
+
+    imported: int
+    skipped: int
+
+
+def check_organisation_id(organisation: str) -> None:
+    """Refuse an organisation id that is not a slug."""
+    if not SLUG.fullmatch(organisation):
+        raise InvalidEvent(
+            {"organisation": "must be an id of 1 to 64 lowercase letters, digits and hyphens"}
+        )
+
+
+def request_digest(payload: object) -> str:
+    """A fingerprint of a request body that ignores key order and spacing."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class Commands:
+    """Appending events, importing and seeding histories."""
+
+    def __init__(self, app: Timeline) -> None:
+        self.app = app
+
+    def append(
+        self,
+        organisation: str,
+        payload: object,
+        *,
+        recorded_by: str,
+        token_id: str = CLI_WRITER,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Appended:
+        """Append one event; with a key, a repeat of the same request replays the first answer.
+
+        Without `expected_version`, an append that loses a race for the next version is
+        retried on the new version, so concurrent writers all succeed.
+        """
+        check_organisation_id(organisation)
+        draft = parse_event(payload)
+        digest = request_digest(payload)
+        for attempt in range(MAX_ATTEMPTS):
+            if idempotency_key is not None:
+                prior = self._prior_response(token_id, organisation, idempotency_key)
+                if prior is not None:
+                    if prior["request_sha256"] != digest:
+                        raise IdempotencyKeyReused(idempotency_key)
+                    return Appended(json.loads(prior["response"]), replayed=True)
+            try:
+                return self._append_once(
+                    organisation,
+                    draft,
+                    recorded_by,
+                    expected_version,
+                    token_id,
+                    idempotency_key,
+                    digest,
+                )
+            except IntegrityError:
+                # Another writer took this version (or this idempotency key) first.
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise TooMuchContention(f"organisation {organisation!r} is too busy; try again")
+
+    def _append_once(
+        self,
+        organisation: str,
+        draft: EventDraft,
+        recorded_by: str,
+        expected_version: int | None,
+        token_id: str,
+        idempotency_key: str | None,
+        digest: str,
+    ) -> Appended:
+        stream = self.app.organisation(organisation)
+        if expected_version is not None and stream.version != expected_version:
+            raise VersionMismatch(organisation, expected_version, stream.version)
+        event = stream.record(draft, event_id=uuid4(), recorded_by=recorded_by)
+        body = stored_event_json(event)
+        record = None
+        if idempotency_key is not None:
+            record = {
+                "token_id": token_id,
+                "organisation": organisation,
+                "key": idempotency_key,
+                "request_sha256": digest,
+                "status": 201,
+                "response": json.dumps(body, ensure_ascii=False),
+                "created_at": micros(event.timestamp),
+            }
+        self.app.save(stream, idempotency=record)
+        return Appended(body)
+
+    def _prior_response(self, token_id: str, organisation: str, key: str) -> Json | None:
+        column = idempotency_keys.c
+        with self.app.engine.connect() as conn:
+            row = conn.execute(
+                select(column.request_sha256, column.response).where(
+                    column.token_id == token_id,
+                    column.organisation == organisation,
+                    column.key == key,
+                )
+            ).first()
+        return dict(row._mapping) if row else None
+
+    def import_lines(
+        self, lines: Iterable[str], *, progress: Callable[[int], None] | None = None
+    ) -> ImportReport:
+        """Import JSON Lines of events, all or nothing; events whose id is stored are skipped."""
+        items = list(_read_import(lines, progress))
+        with self.app.engine.connect() as conn:
+            already = stored_ids(conn, [event_id for _, _, event_id, _ in items])
+        streams: dict[str, Organisation] = {}
+        recorded = []
+        for line, organisation, event_id, payload in items:
+            if event_id in already:
+                continue
+            already.add(event_id)
+            stream = streams.get(organisation) or self.app.organisation(organisation)
+            streams[organisation] = stream
+            try:
+                draft = parse_event(payload)
+                recorded.append(
+                    stream.record(draft, event_id=UUID(event_id), recorded_by=CLI_WRITER)
+                )
+            except InvalidEvent as error:
+                raise ImportRejected(line, str(error)) from None
+        if recorded:
+            # Saving the events themselves, not the streams, keeps the file's recording order
+            # across organisations; one save is one transaction, so all or nothing is stored.
+            try:
+                self.app.save(*recorded)
+            except IntegrityError:
+                raise ImportRejected(
+                    0, "another writer appended to one of these organisations meanwhile"
+                ) from None
+        return ImportReport(len(recorded), len(items) - len(recorded))
+
+    def seed(self) -> ImportReport:
+        """Load the CICOPA history shipped with the service (a second run adds nothing)."""
+        return self.import_lines(seed_lines())
+
+
+def seed_lines() -> list[str]:
+    """The lines of the shipped CICOPA history."""
+    text = resources.files("timeline").joinpath("data/cicopa.jsonl").read_text("utf-8")
+    return text.splitlines()
+
+
+def _read_import(
+    lines: Iterable[str], progress: Callable[[int], None] | None
+) -> Iterator[tuple[int, str, str, Json]]:
+    """(line number, organisation, event id, event payload) for each non-blank line."""
+    for number, line in enumerate(lines, start=1):
+        if progress is not None:
+            progress(1)
+        if not line.strip():
+            continue
+        try:
+            stored = json.loads(line, parse_constant=_reject_constant)
+        except ValueError as error:
+            raise ImportRejected(number, f"not a JSON object ({error})") from None
+        yield (number, *_import_item(number, stored))
+
+
+def _import_item(number: int, stored: object) -> tuple[str, str, Json]:
+    if not isinstance(stored, dict):
+        raise ImportRejected(number, "not a JSON object")
+    organisation = stored.get("organisation")
+    if not isinstance(organisation, str) or not SLUG.fullmatch(organisation):
+        raise ImportRejected(number, "organisation: must be an organisation id such as 'cicopa'")
+    raw_id = stored.get("id", str(uuid4()))
+    try:
+        event_id = str(UUID(raw_id)) if isinstance(raw_id, str) else ""
+    except ValueError:
+        event_id = ""
+    if not event_id:
+        raise ImportRejected(number, "id: must be an event id (a UUID)")
+    payload = {k: v for k, v in stored.items() if k not in STORED_FIELDS + EXPORT_EXTRAS}
+    original = stored.get("original")
+    if isinstance(original, dict):
+        # An exported corrected event shows its corrected fields; import what was recorded.
+        payload.update({k: v for k, v in original.items() if k in ("occurred_on", "data")})
+    return organisation, event_id, payload
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

@@ -1,0 +1,56 @@
+"""Configuration from the environment, with defaults that need no setup at all."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATABASE_FILE = "timeline.db"
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the service reads from its environment."""
+
+    database_url: str
+    pool_size: int = 5
+    max_overflow: int = 10
+    pool_timeout: int = 30
+    sqlite_busy_timeout: int = 30
+    aggregate_cache_size: int = 500
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Read TIMELINE_* variables; without TIMELINE_DATABASE_URL, an SQLite file here."""
+        env = os.environ if environ is None else environ
+        url = env.get("TIMELINE_DATABASE_URL") or default_database_url()
+        return cls(
+            database_url=url,
+            pool_size=_int(env, "TIMELINE_DB_POOL_SIZE", 5),
+            max_overflow=_int(env, "TIMELINE_DB_MAX_OVERFLOW", 10),
+            pool_timeout=_int(env, "TIMELINE_DB_POOL_TIMEOUT", 30),
+            sqlite_busy_timeout=_int(env, "TIMELINE_SQLITE_BUSY_TIMEOUT", 30),
+            aggregate_cache_size=_int(env, "TIMELINE_AGGREGATE_CACHE_SIZE", 500),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for the embedded default (and any other SQLite file)."""
+        return self.database_url.startswith("sqlite")
+
+
+def default_database_url() -> str:
+    """An SQLite file in the working directory."""
+    return f"sqlite:///{Path.cwd() / DEFAULT_DATABASE_FILE}"

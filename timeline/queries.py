@@ -1,0 +1,325 @@
+"""Queries: the questions people ask of the histories, with their parameters checked once.
+
+Parameters arrive as text (from HTTP or the command line) and are checked here, so the
+API and the CLI refuse the same things with the same words.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from events.dates import InvalidDate, period_end, period_start
+from events.errors import EventNotFound, OrganisationNotFound, PersonNotFound
+from events.validation import EVENT_TYPES, SLUG, is_slug
+from projections.listing import EventFilter, SortKey, current_bodies, get_event, list_events
+from projections.queries import Asked, StateQueries
+from projections.readmodel import record_of
+from projections.records import Json, resolve
+from projections.state import diff_states, state_at
+from timeline.application import Timeline
+from timeline.errors import InvalidArguments, InvalidCursor
+from timeline.persistence import read_snapshot
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+def today() -> date:
+    """Today in UTC: the `at` of a question that gives none."""
+    return datetime.now(UTC).date()
+
+
+def parse_at(value: str | None, name: str = "at") -> tuple[date, str]:
+    """The last day of a `YYYY`, `YYYY-MM` or `YYYY-MM-DD` period, and its label."""
+    if value is None or value == "":
+        now = today()
+        return now, now.isoformat()
+    try:
+        return period_end(value), value
+    except InvalidDate as error:
+        raise InvalidArguments({name: str(error)}) from None
+
+
+def parse_known_at(value: str | None) -> datetime | None:
+    """An RFC 3339 timestamp with its offset, such as `2026-01-31T12:00:00Z`."""
+    if value is None or value == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or "T" not in value.upper():
+        raise InvalidArguments(
+            {"known_at": "must be an RFC 3339 timestamp with an offset, e.g. 2026-01-31T12:00:00Z"}
+        )
+    return moment.astimezone(UTC)
+
+
+def parse_limit(value: str | int | None) -> int:
+    """A page size from 1 to 1000 (default 100)."""
+    if value is None or value == "":
+        return DEFAULT_LIMIT
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        raise InvalidArguments({"limit": f"must be a whole number from 1 to {MAX_LIMIT}"})
+    return value
+
+
+def parse_types(value: str | None) -> list[str] | None:
+    """A comma-separated list of event types."""
+    if value is None or value == "":
+        return None
+    types = [part.strip() for part in value.split(",") if part.strip()]
+    unknown = [t for t in types if t not in EVENT_TYPES]
+    if unknown or not types:
+        raise InvalidArguments({"type": "must be event types among: " + ", ".join(EVENT_TYPES)})
+    return types
+
+
+def parse_period(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    """The first day of `from` and the last day of `to` (either may be absent)."""
+    errors, first, last = {}, None, None
+    try:
+        first = period_start(start) if start else None
+    except InvalidDate as error:
+        errors["from"] = str(error)
+    try:
+        last = period_end(end) if end else None
+    except InvalidDate as error:
+        errors["to"] = str(error)
+    if first and last and first > last:
+        errors["to"] = "must not end before from begins"
+    if errors:
+        raise InvalidArguments(errors)
+    return first, last
+
+
+def parse_organisations(value: str | None) -> list[str] | None:
+    """A comma-separated list of organisation ids."""
+    if value is None or value == "":
+        return None
+    ids = [part.strip() for part in value.split(",") if part.strip()]
+    if not ids or not all(SLUG.fullmatch(i) for i in ids):
+        raise InvalidArguments({"org": "must be organisation ids separated by commas"})
+    return ids
+
+
+class Cursors:
+    """Opaque page cursors, signed so that a cursor the service did not make is refused."""
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+
+    def encode(self, after: SortKey) -> str:
+        """A URL-safe cursor that resumes strictly after `after`."""
+        payload = _b64(json.dumps(list(after)).encode())
+        return f"{payload}.{self._sign(payload)}"
+
+    def decode(self, cursor: str | None) -> SortKey | None:
+        """The position a cursor resumes after; InvalidCursor if it is not ours."""
+        if cursor is None or cursor == "":
+            return None
+        payload, _, signature = cursor.partition(".")
+        if not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
+            raise InvalidCursor
+        group, day, position = json.loads(base64.urlsafe_b64decode(payload + "=="))
+        return (int(group), int(day), int(position))
+
+    def _sign(self, payload: str) -> str:
+        return _b64(hmac.new(self.key, payload.encode(), hashlib.sha256).digest()[:18])
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of stored events and the cursor of the next page (None on the last)."""
+
+    events: list[Json]
+    next: str | None
+
+
+class Queries:
+    """Every read the service offers, over the read model."""
+
+    def __init__(self, app: Timeline, cursors: Cursors) -> None:
+        self.app = app
+        self.cursors = cursors
+
+    def state(self, organisation: str, at: str | None = None, known_at: str | None = None) -> Json:
+        """The organisation's state at the end of `at` (default today), as known at `known_at`."""
+        at_end, label = parse_at(at)
+        asked = Asked(at_end, parse_known_at(known_at))
+        with read_snapshot(self.app.engine) as conn:
+            queries = StateQueries(conn)
+            if not is_slug(organisation) or not queries.has_history(organisation, asked.known_at):
+                raise OrganisationNotFound(organisation)
+            return queries.state(organisation, label, asked)
+
+    def diff(
+        self, organisation: str, start: str | None, end: str | None, known_at: str | None = None
+    ) -> Json:
+        """What changed between the state at `from` and the state at `to`."""
+        if not start:
+            raise InvalidArguments({"from": "is required (a year, month or day such as 1998)"})
+        errors = {}
+        for name, value in (("from", start), ("to", end)):
+            try:
+                parse_at(value, name)
+            except InvalidArguments as error:
+                errors.update(error.errors)
+        if errors:
+            raise InvalidArguments(errors)
+        before = self.state(organisation, start, known_at)
+        after = self.state(organisation, end, known_at)
+        return {
+            "organisation": organisation,
+            "from": before["at"],
+            "to": after["at"],
+            "known_at": before["known_at"],
+            "changes": diff_states(before, after),
+        }
+
+    def events(
+        self,
+        organisation: str | None,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        types: str | None = None,
+        limit: str | int | None = None,
+        cursor: str | None = None,
+        known_at: str | None = None,
+        include_retracted: bool = False,
+        organisations: str | None = None,
+    ) -> Page:
+        """A page of stored events in occurrence order, of one organisation or of several."""
+        errors: dict[str, str] = {}
+        parsed = {}
+        for name, parse, value in (
+            ("period", lambda v: parse_period(*v), (start, end)),
+            ("types", parse_types, types),
+            ("limit", parse_limit, limit),
+            ("known_at", parse_known_at, known_at),
+            ("orgs", parse_organisations, organisations),
+        ):
+            try:
+                parsed[name] = parse(value)
+            except InvalidArguments as error:
+                errors.update(error.errors)
+        if errors:
+            raise InvalidArguments(errors)
+        after = self.cursors.decode(cursor)
+        first, last = parsed["period"]
+        orgs = [organisation] if organisation is not None else parsed["orgs"]
+        flt = EventFilter(orgs, parsed["types"], first, last, parsed["known_at"], include_retracted)
+        with read_snapshot(self.app.engine) as conn:
+            if organisation is not None and not StateQueries(conn).has_history(
+                organisation, flt.known_at
+            ):
+                raise OrganisationNotFound(organisation)
+            events, next_after = list_events(conn, flt, after, parsed["limit"])
+        return Page(events, self.cursors.encode(next_after) if next_after else None)
+
+    def all_events(self, organisation: str, **filters: Any) -> Iterator[Json]:
+        """Every event a filtered list holds, page after page."""
+        cursor = None
+        while True:
+            page = self.events(organisation, cursor=cursor, limit=MAX_LIMIT, **filters)
+            yield from page.events
+            if page.next is None:
+                return
+            cursor = page.next
+
+    def event(self, organisation: str, event_id: str, known_at: str | None = None) -> Json:
+        """One stored event of the organisation."""
+        moment = parse_known_at(known_at)
+        with read_snapshot(self.app.engine) as conn:
+            found = get_event(conn, organisation, event_id.lower(), moment)
+        if found is None:
+            raise EventNotFound(organisation, event_id)
+        return found
+
+    def version(self, organisation: str) -> int:
+        """The organisation's stream version (its ETag)."""
+        with self.app.engine.connect() as conn:
+            return StateQueries(conn).version(organisation)
+
+    def organisations(self) -> list[Json]:
+        """Every organisation with events, with its current name."""
+        with read_snapshot(self.app.engine) as conn:
+            return StateQueries(conn).organisations(today())
+
+    def person(self, person: str) -> Json:
+        """A person's positions across organisations, as they count today."""
+        found = None
+        if is_slug(person):
+            with read_snapshot(self.app.engine) as conn:
+                found = StateQueries(conn).positions(person, today())
+        if found is None:
+            raise PersonNotFound(person)
+        name, positions = found
+        return {"id": person, "name": name, "positions": positions}
+
+    def export(self, organisation: str | None = None) -> Iterator[Json]:
+        """Every stored event in recording order, as it stands now, with what was recorded."""
+        for batch in self._recorded_batches(organisation):
+            with self.app.engine.connect() as conn:
+                current = current_bodies(conn, [str(event.event_id) for event in batch])
+            for event in batch:
+                body = current[str(event.event_id)]
+                if body["status"] == "corrected" or (
+                    body.get("occurred_on") != event.occurred_on or body["data"] != event.data
+                ):
+                    body["original"] = {"occurred_on": event.occurred_on, "data": event.data}
+                yield body
+
+    def _recorded_batches(self, organisation: str | None) -> Iterator[list[Any]]:
+        if organisation is not None:
+            if not is_slug(organisation):
+                raise OrganisationNotFound(organisation)
+            stream = self.app.stream(organisation)
+            for start in range(0, len(stream), 500):
+                yield stream[start : start + 500]
+            return
+        position = 0
+        while notifications := self.app.recorder.select_notifications(
+            start=position + 1, limit=500
+        ):
+            yield [self.app.mapper.to_domain_event(n) for n in notifications]
+            position = notifications[-1].id
+
+    def state_by_replay(
+        self, organisation: str, at: str | None = None, known_at: str | None = None
+    ) -> Json:
+        """The state by reading every stream and folding it: the slow reference path."""
+        at_end, label = parse_at(at)
+        moment = parse_known_at(known_at)
+        records = []
+        position = 0
+        while notifications := self.app.recorder.select_notifications(
+            start=position + 1, limit=1000
+        ):
+            records.extend(
+                record_of(self.app.mapper.to_domain_event(n), n.id) for n in notifications
+            )
+            position = notifications[-1].id
+        return state_at(resolve(records, moment), organisation, at_end, label, moment)
+
+    def stream_state_by_replay(self, organisation: str, at: str | None = None) -> Json:
+        """One organisation's state from its own stream alone, as a library user would fold it
+        (`sub_organisations` needs every stream and is left empty)."""
+        at_end, label = parse_at(at)
+        stream = self.app.stream(organisation)
+        records = [record_of(event, event.originator_version) for event in stream]
+        return state_at(resolve(records), organisation, at_end, label)
