@@ -86,18 +86,19 @@ def _cursor_key(engine: Engine) -> bytes:
     return bytes.fromhex(value)
 
 
-def build(config: Config | None = None, *, initialise: bool = True) -> Services:
-    """Build the service. With `initialise`, create missing tables and catch the read model up.
+def build(config: Config | None = None, *, create: bool = True) -> Services:
+    """Build the service, catching the read model up with the log.
 
-    Servers with several processes initialise once in the parent (`timeline serve`) and build
-    with `initialise=False` in each worker, after the fork.
+    With `create`, missing tables are created first. Servers with several processes create
+    them once in the parent (`timeline serve`) and build with `create=False` in each worker,
+    after the fork: two processes creating tables at once can fail on PostgreSQL.
     """
     config = config or Config.from_env()
     app = Timeline(config)
     read_model = ReadModel(
         app.factory.datastore, upstream=app.name, tracking_table_name=TRACKING_TABLE
     )
-    if initialise:
+    if create:
         try:
             create_tables(app, read_model)
         except (exc.IntegrityError, exc.ProgrammingError, LibraryIntegrityError):
@@ -111,7 +112,6 @@ def build(config: Config | None = None, *, initialise: bool = True) -> Services:
         queries=Queries(app, Cursors(_cursor_key(app.engine))),
         tokens=Tokens(app.engine),
     )
-    if initialise:
-        services.catch_up()
+    services.catch_up()
     services.startup_position = app.recorder.max_notification_id() or 0
     return services

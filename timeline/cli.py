@@ -25,11 +25,11 @@ def _print_json(value: Any) -> None:
 
 
 @contextmanager
-def _services(initialise: bool = True) -> Iterator[Services]:
+def _services() -> Iterator[Services]:
     """Build the service for one command, and turn its refusals into one line on stderr."""
     services = None
     try:
-        services = build(Config.from_env(), initialise=initialise)
+        services = build(Config.from_env())
         yield services
     except DomainError as error:
         raise click.ClickException(str(error)) from None
@@ -174,6 +174,7 @@ def serve(host: str, port: int, workers: int | None, threads: int, seed_first: b
         if seed_first and services.is_empty():
             report = services.commands.seed()
             log.info("empty database: loaded the CICOPA history (%d events)", report.imported)
+    os.environ["TIMELINE_TABLES_READY"] = "1"  # the workers need not create them again
     run(host=host, port=port, workers=workers or _default_workers(), threads=threads)
 
 

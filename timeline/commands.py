@@ -7,7 +7,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any
 from uuid import UUID, uuid4
@@ -58,7 +58,7 @@ def check_organisation_id(organisation: str) -> None:
 
 
 def request_digest(payload: object) -> str:
-    """A fingerprint of a request body that ignores key order and spacing."""
+    """A fingerprint of an event that ignores key order, spacing and optional nulls."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -72,21 +72,22 @@ class Commands:
     def append(
         self,
         organisation: str,
-        payload: object,
+        payload: EventDraft | object,
         *,
         recorded_by: str,
         token_id: str = CLI_WRITER,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Appended:
-        """Append one event; with a key, a repeat of the same request replays the first answer.
+        """Append one event (checked already, or a payload to check); with a key, a repeat of
+        the same event replays the first answer.
 
         Without `expected_version`, an append that loses a race for the next version is
         retried on the new version, so concurrent writers all succeed.
         """
         check_organisation_id(organisation)
-        draft = parse_event(payload)
-        digest = request_digest(payload)
+        draft = payload if isinstance(payload, EventDraft) else parse_event(payload)
+        digest = request_digest(asdict(draft))
         for attempt in range(MAX_ATTEMPTS):
             if idempotency_key is not None:
                 prior = self._prior_response(token_id, organisation, idempotency_key)

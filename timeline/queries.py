@@ -26,6 +26,7 @@ from projections.state import diff_states, state_at
 from timeline.application import Timeline
 from timeline.errors import InvalidArguments, InvalidCursor
 from timeline.persistence import read_snapshot
+from timeline.timelinejs import timelinejs
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -270,6 +271,13 @@ class Queries:
             raise PersonNotFound(person)
         name, positions = found
         return {"id": person, "name": name, "positions": positions}
+
+    def timelinejs(self, organisation: str) -> Json:
+        """The organisation's timeline in TimelineJS3's JSON format."""
+        events = list(self.all_events(organisation))
+        organisations = self.organisations()
+        summary = next((o for o in organisations if o["id"] == organisation), {"id": organisation})
+        return timelinejs(summary, events, organisations)
 
     def export(self, organisation: str | None = None) -> Iterator[Json]:
         """Every stored event in recording order, as it stands now, with what was recorded."""

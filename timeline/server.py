@@ -13,6 +13,25 @@ from gunicorn.app.base import BaseApplication
 
 WSGI_FACTORY = "api.wsgi:create_app"
 
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": "plain",
+        }
+    },
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+    "root": {"handlers": ["stderr"], "level": "INFO"},
+}
+"""Every log line, the access log included, goes to standard error."""
+
 
 def load_wsgi_app(target: str = WSGI_FACTORY) -> Callable[..., Any]:
     """Import `module:factory` and call the factory."""
@@ -51,8 +70,8 @@ def run(*, host: str, port: int, workers: int, threads: int) -> None:
             "graceful_timeout": 30,
             "timeout": 60,
             "keepalive": 5,
-            "accesslog": "/dev/stderr",
-            "errorlog": "-",
+            "control_socket_disable": True,
+            "logconfig_dict": LOGGING,
             "limit_request_line": 8190,
             "limit_request_fields": 100,
             "limit_request_field_size": 8190,

@@ -1,0 +1,83 @@
+"""The Flask app factory: the JSON API, the pages and the operational endpoints.
+
+The app gets its services from the composition root; nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import http
+from typing import Any
+
+import swagger_ui_bundle
+from apispec.ext.marshmallow.common import resolve_schema_cls
+from flask import Flask, Response, send_from_directory
+from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+
+from api import ops, resources
+from api.errors import PROBLEM_JSON, register_error_handlers
+from api.resources import MAX_BODY
+from api.schemas import DATA_SCHEMAS, ProblemOut
+from timeline.bootstrap import Services
+
+
+class TimelineApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api, with errors documented (and served) as problem+json."""
+
+    ERROR_SCHEMA = ProblemOut
+
+    def _register_error_handlers(self) -> None:
+        """Errors are mapped once, by `api.errors.register_error_handlers`."""
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "An error, as problem details", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+
+API_CONFIG = {
+    "API_TITLE": "Timeline",
+    "API_VERSION": "1.0",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": (
+                "The history of organisations as immutable, sourced events. Reads are "
+                "public; appends need `Authorization: Bearer <token>` (made with `timeline "
+                "token create NAME`). Every error is `application/problem+json`."
+            )
+        },
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+    },
+}
+
+
+def create_app(services: Services) -> Flask:
+    """A Flask app serving `services`."""
+    app = Flask(__name__)
+    app.config.update(API_CONFIG, MAX_CONTENT_LENGTH=MAX_BODY)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["timeline"] = services
+    api = TimelineApi(app)
+    for schema in DATA_SCHEMAS.values():
+        api.spec.components.schema(resolve_schema_cls(schema).__name__, schema=schema)
+    api.register_blueprint(resources.blp)
+    app.register_blueprint(ops.bp)
+    app.add_url_rule("/api/docs/assets/<path:filename>", "docs_assets", _docs_asset)
+    register_error_handlers(app)
+    return app
+
+
+def _docs_asset(filename: str) -> Response:
+    """Swagger UI's files, from the installed swagger-ui-bundle: nothing from the internet."""
+    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)

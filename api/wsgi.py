@@ -1,0 +1,21 @@
+"""The WSGI entry point for gunicorn: `api.wsgi:create_app()` builds one app per worker.
+
+`timeline serve` creates the tables once before the workers start and tells them so with
+TIMELINE_TABLES_READY=1; started any other way, each worker creates what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from api.app import create_app as create_flask_app
+from timeline.bootstrap import build
+from timeline.config import Config
+
+
+def create_app() -> Flask:
+    """Build the services from the environment, then the app."""
+    services = build(Config.from_env(), create=os.environ.get("TIMELINE_TABLES_READY") != "1")
+    return create_flask_app(services)

@@ -1,0 +1,57 @@
+"""`timeline serve` as a new user starts it, talked to over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.server import cli, environment, serving
+
+
+def test_a_first_start_on_the_embedded_default_serves_the_cicopa_history(tmp_path):
+    env = environment(None)
+    with serving(env, tmp_path) as server:
+        state = server.get("/api/organisations/cicopa/state?at=1998").json()
+        assert [
+            h["person"]["name"] for h in state["office_holders"] if h["role"] == "President"
+        ] == ["Marian Rybar"]
+        assert state["figures"]["member_organisations"]["value"] == 65
+    assert (tmp_path / "timeline.db").exists()
+    with serving(env, tmp_path) as server:  # a second start seeds nothing more
+        assert len(server.get("/api/organisations/cicopa/events?limit=1000").json()["events"]) == 44
+
+
+@pytest.mark.postgres
+def test_appends_and_questions_over_http_on_postgres(tmp_path, postgres_url):
+    env = environment(postgres_url)
+    token = cli(["token", "create", "e2e writer"], env, tmp_path).stdout.strip().splitlines()[-1]
+    auth = {"Authorization": f"Bearer {token}"}
+    with serving(env, tmp_path, "--workers", "2") as server:
+        assert server.get("/api/organisations").json() == {"organisations": []}
+        founded = {"type": "founded", "occurred_on": "1947", "data": {"name": "CICOPA"}}
+        assert server.post("/api/organisations/cicopa/events", founded).status == 401
+        created = server.post(
+            "/api/organisations/cicopa/events", founded, headers={**auth, "Idempotency-Key": "one"}
+        )
+        assert created.status == 201
+        assert created.headers["ETag"] == '"1"'
+        replay = server.post(
+            "/api/organisations/cicopa/events", founded, headers={**auth, "Idempotency-Key": "one"}
+        )
+        assert replay.json() == created.json()
+        stale = server.post(
+            "/api/organisations/cicopa/events", founded, headers={**auth, "If-Match": '"0"'}
+        )
+        assert stale.status == 412 and stale.headers["Content-Type"] == "application/problem+json"
+        bad = server.request(
+            "POST",
+            "/api/organisations/cicopa/events",
+            raw=b"{nope",
+            headers={**auth, "Content-Type": "application/json"},
+        )
+        assert bad.status == 400
+        assert server.get("/api/organisations/cicopa/state?at=1950").json()["name"] == "CICOPA"
+        assert created.json()["recorded_by"] == "e2e writer"
+    exported = cli(["export"], env, tmp_path).stdout.splitlines()
+    assert [json.loads(line)["id"] for line in exported] == [created.json()["id"]]
