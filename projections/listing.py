@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection
 
-from projections.queries import MAX_SPAN_DAYS
+from projections.queries import MAX_SPAN_DAYS, statement
 from projections.records import Json
 from projections.tables import OPEN, micros
 
@@ -91,10 +91,7 @@ def list_events(
         f"SELECT {_COLUMNS} FROM tl_events e WHERE {' AND '.join(where)} "
         "ORDER BY e.sort_group, e.sort_day, e.position LIMIT :limit"
     )
-    stmt = text(sql)
-    for name in ("orgs", "types"):
-        if name in params:
-            stmt = stmt.bindparams(bindparam(name, expanding=True))
+    stmt = statement(sql, *(name for name in ("orgs", "types") if name in params))
     rows = conn.execute(stmt, {**params, "limit": limit + 1}).all()
     page = rows[:limit]
     more = len(rows) > limit
@@ -110,10 +107,11 @@ def get_event(
     """One stored event as it stands (or stood at `known_at`), retracted ones included."""
     flt = EventFilter(organisations=[organisation], known_at=known_at, include_retracted=True)
     where, params = _conditions(flt, None)
-    stmt = text(
+    stmt = statement(
         f"SELECT {_COLUMNS} FROM tl_events e WHERE e.event_id = :event_id AND "
-        f"{' AND '.join(where)} ORDER BY e.tx_from DESC LIMIT 1"
-    ).bindparams(bindparam("orgs", expanding=True))
+        f"{' AND '.join(where)} ORDER BY e.tx_from DESC LIMIT 1",
+        "orgs",
+    )
     row = conn.execute(stmt, {**params, "event_id": event_id}).first()
     return _shown(row, known_at) if row else None
 
@@ -123,9 +121,7 @@ def stored_ids(conn: Connection, event_ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(event_ids), 500):
         chunk = list(event_ids[start : start + 500])
-        stmt = text("SELECT DISTINCT event_id FROM tl_events WHERE event_id IN :ids").bindparams(
-            bindparam("ids", expanding=True)
-        )
+        stmt = statement("SELECT DISTINCT event_id FROM tl_events WHERE event_id IN :ids", "ids")
         found.update(conn.execute(stmt, {"ids": chunk}).scalars())
     return found
 
@@ -135,10 +131,11 @@ def current_bodies(conn: Connection, event_ids: Sequence[str]) -> dict[str, Json
     found: dict[str, Json] = {}
     for start in range(0, len(event_ids), 500):
         chunk = list(event_ids[start : start + 500])
-        stmt = text(
+        stmt = statement(
             f"SELECT e.event_id, {_COLUMNS} FROM tl_events e WHERE e.event_id IN :ids "
-            f"AND (e.tx_to = {OPEN} OR e.end_status = 'retracted')"
-        ).bindparams(bindparam("ids", expanding=True))
+            f"AND (e.tx_to = {OPEN} OR e.end_status = 'retracted')",
+            "ids",
+        )
         for row in conn.execute(stmt, {"ids": chunk}):
             found[row.event_id] = _shown(row, None)
     return found

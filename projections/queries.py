@@ -14,13 +14,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 
 from projections.people import OfficeStep, positions_from_steps
 from projections.records import Json, format_timestamp
-from projections.tables import OPEN, micros
+from projections.tables import OPEN, PRECISIONS, micros
 
 MAX_SPAN_DAYS = 366
 """The longest date range (a leap year): bounds every scan for events straddling a day."""
@@ -98,13 +99,15 @@ ORDER BY d.first_day, d.position
 
 
 def _uncertain_sql(known: int | None) -> str:
-    return f"""
-SELECT body FROM tl_events e
-WHERE e.organisation = :org AND e.sort_group = 0
-  AND e.sort_day > :at_end - {MAX_SPAN_DAYS} AND e.sort_day <= :at_end
-  AND e.last_day > :at_end AND {_active("e", known)}
-ORDER BY e.sort_day, e.position
-"""
+    # An event straddles the end of `at` only if it is dated to the year or to the month
+    # that contains that day, and ends after it: two seeks that touch only the answer.
+    seek = f"""
+SELECT body, sort_day, position FROM tl_events e
+WHERE e.organisation = :org AND e.precision = {{precision}} AND e.sort_day = {{start}}
+  AND e.last_day > :at_end AND {_active("e", known)}"""
+    year = seek.format(precision=PRECISIONS["year"], start=":year_start")
+    month = seek.format(precision=PRECISIONS["month"], start=":month_start")
+    return f"SELECT body FROM ({year} UNION ALL {month}) u ORDER BY u.sort_day, u.position"
 
 
 def _any_counted_sql(known: int | None) -> str:
@@ -132,13 +135,21 @@ class Asked:
 
     def params(self, **more: Any) -> dict[str, Any]:
         """Bind parameters for the queries."""
-        params = {"at_end": self.at_end.toordinal(), **more}
+        end = self.at_end
+        params = {
+            "at_end": end.toordinal(),
+            "year_start": end.replace(month=1, day=1).toordinal(),
+            "month_start": end.replace(day=1).toordinal(),
+            **more,
+        }
         if self.known_at is not None:
             params["known"] = self.known
         return params
 
 
-def _stmt(sql: str, *expanding: str) -> Any:
+@lru_cache(maxsize=64)
+def statement(sql: str, *expanding: str) -> Any:
+    """A statement object per SQL text, made once: building one parses its parameters."""
     return text(sql).bindparams(*(bindparam(name, expanding=True) for name in expanding))
 
 
@@ -151,7 +162,7 @@ class StateQueries:
     def has_history(self, organisation: str, known_at: datetime | None) -> bool:
         """True if any event of the organisation was recorded by `known_at` (or at all)."""
         row = self.conn.execute(
-            text("SELECT first_recorded FROM tl_organisations WHERE organisation = :org"),
+            statement("SELECT first_recorded FROM tl_organisations WHERE organisation = :org"),
             {"org": organisation},
         ).first()
         return row is not None and (known_at is None or row[0] <= micros(known_at))
@@ -161,7 +172,7 @@ class StateQueries:
     ) -> dict[str, dict[tuple[str, str], Any]]:
         """Per organisation, per (facet, key): the latest counted fact, unless it was ended."""
         rows = self.conn.execute(
-            _stmt(_latest_sql(asked.known), "orgs", "facets"),
+            statement(_latest_sql(asked.known), "orgs", "facets"),
             asked.params(orgs=list(organisations), facets=list(facet_names)),
         )
         found: dict[str, dict[tuple[str, str], Any]] = {org: {} for org in organisations}
@@ -201,7 +212,7 @@ class StateQueries:
         """The organisations whose parent, at the end of `at`, is this one."""
         candidates = sorted(
             self.conn.execute(
-                text(
+                statement(
                     "SELECT DISTINCT organisation FROM tl_facts "
                     "WHERE facet = 'parent' AND ref = :org AND organisation <> :org"
                 ),
@@ -222,7 +233,7 @@ class StateQueries:
     def positions(self, person: str, today: date) -> tuple[str | None, list[Json]] | None:
         """A person's name and positions across organisations, as they count today."""
         offices = self.conn.execute(
-            text(
+            statement(
                 "SELECT DISTINCT organisation, key FROM tl_facts "
                 f"WHERE facet = 'office' AND ref = :person AND {_active('tl_facts', None)}"
             ),
@@ -233,9 +244,20 @@ class StateQueries:
         steps = {(org, role): self._office_steps(org, role, today) for org, role in offices}
         return positions_from_steps(steps, person)
 
+    def people(self) -> list[Json]:
+        """Everyone ever appointed to an office (as things stand now), with their latest name."""
+        rows = self.conn.execute(
+            statement(
+                "SELECT ref, value FROM tl_facts "
+                f"WHERE facet = 'office' AND {_active('tl_facts', None)} ORDER BY position"
+            )
+        )
+        names = {row.ref: json.loads(row.value)["person"]["name"] for row in rows}
+        return [{"id": key, "name": names[key]} for key in sorted(names, key=lambda k: names[k])]
+
     def _office_steps(self, organisation: str, role: str, today: date) -> list[OfficeStep]:
         rows = self.conn.execute(
-            text(
+            statement(
                 "SELECT facet, ref, value, first_day, position FROM tl_facts s "
                 "WHERE s.organisation = :org AND s.facet IN ('office', 'office_end') "
                 f"AND s.key = :role AND s.last_day <= :today AND {_active('s', None)} "
@@ -257,7 +279,7 @@ class StateQueries:
     def organisations(self, today: date) -> list[Json]:
         """Every organisation with events: its id, name and acronym today, and its version."""
         rows = self.conn.execute(
-            text("SELECT organisation, version FROM tl_organisations ORDER BY organisation")
+            statement("SELECT organisation, version FROM tl_organisations ORDER BY organisation")
         ).all()
         if not rows:
             return []
@@ -279,7 +301,7 @@ class StateQueries:
     def version(self, organisation: str) -> int:
         """The organisation's stream version (0 if it has no events)."""
         found = self.conn.execute(
-            text("SELECT version FROM tl_organisations WHERE organisation = :org"),
+            statement("SELECT version FROM tl_organisations WHERE organisation = :org"),
             {"org": organisation},
         ).scalar()
         return int(found or 0)
@@ -289,7 +311,7 @@ class StateQueries:
             return {}
         reports: dict[str, list[Json]] = {}
         for key, value in self.conn.execute(
-            _stmt(_reports_sql(asked.known), "latest_ids"),
+            statement(_reports_sql(asked.known), "latest_ids"),
             asked.params(latest_ids=[row.fact_id for row in latest_rows]),
         ):
             reports.setdefault(key, []).append(json.loads(value))
@@ -299,7 +321,7 @@ class StateQueries:
         return figures
 
     def _values(self, sql: str, params: dict[str, Any]) -> list[Json]:
-        return [json.loads(row[0]) for row in self.conn.execute(text(sql), params)]
+        return [json.loads(row[0]) for row in self.conn.execute(statement(sql), params)]
 
     def _exists(self, sql: str, params: dict[str, Any]) -> bool:
-        return self.conn.execute(text(sql), params).first() is not None
+        return self.conn.execute(statement(sql), params).first() is not None

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from projections.facts import facts_of
 from projections.records import EventRecord, EventView, corrected
 from projections.tables import (
     OPEN,
+    PRECISIONS,
     READ_MODEL_TABLES,
     event_versions,
     facets,
@@ -36,6 +37,8 @@ from projections.tables import (
 )
 
 BATCH_SIZE = 500
+BULK = 5000
+"""After applying this many events at once, PostgreSQL's planner statistics are refreshed."""
 
 
 class NotificationSource(Protocol):
@@ -101,6 +104,7 @@ class ReadModel(SQLAlchemyTrackingRecorder):
     def __init__(self, datastore: Any, *, upstream: str, tracking_table_name: str) -> None:
         super().__init__(datastore, tracking_table_name=tracking_table_name)
         self.upstream = upstream
+        self._stale_statistics = False
 
     def create_table(self) -> None:
         """Create the read model and tracking tables, and the tracking row they lock."""
@@ -119,7 +123,9 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         """Apply every notification not applied yet, in a transaction of its own; return the
         position reached."""
         with self.transaction(commit=True) as session:
-            return self.catch_up_within(session, source, decoder)
+            position = self.catch_up_within(session, source, decoder)
+        self.refresh_statistics()
+        return position
 
     def catch_up_within(
         self, session: Session, source: NotificationSource, decoder: EventDecoder
@@ -127,12 +133,25 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         """Apply every notification not applied yet inside the caller's transaction, and
         advance the tracking position with them; return the position reached."""
         conn = session.connection()
-        position = self._lock(conn)
+        position = start = self._lock(conn)
         while notifications := source.select_notifications(start=position + 1, limit=BATCH_SIZE):
             _apply(conn, notifications, decoder)
             position = notifications[-1].id
         self._set_position(conn, position)
+        if position - start >= BULK:
+            self._stale_statistics = True
         return position
+
+    def refresh_statistics(self) -> None:
+        """After a bulk load, let PostgreSQL's planner see the read model's new size (autovacuum
+        would, but only later; until then it plans as if the tables were empty)."""
+        engine = self.datastore.engine
+        stale, self._stale_statistics = self._stale_statistics, False
+        if not stale or not isinstance(engine, Engine) or engine.dialect.name != "postgresql":
+            return
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE " + ", ".join(t.name for t in READ_MODEL_TABLES)))
+            conn.commit()
 
     def rebuild(self, source: NotificationSource, decoder: EventDecoder) -> int:
         """Empty the read model and apply the whole log again, in one transaction."""
@@ -142,7 +161,9 @@ class ReadModel(SQLAlchemyTrackingRecorder):
             for table in READ_MODEL_TABLES:
                 conn.execute(delete(table))
             self._set_position(conn, 0)
-            return self.catch_up_within(session, source, decoder)
+            position = self.catch_up_within(session, source, decoder)
+        self.refresh_statistics()
+        return position
 
     def _set_position(self, conn: Connection, position: int) -> None:
         conn.execute(
@@ -197,7 +218,7 @@ class _Writer:
 
     def _add(self, view: EventView, tx: int) -> None:
         record = view.record
-        first, last = view.first_day, view.last_day
+        first, last, when = view.first_day, view.last_day, view.when
         group, day = view.sort_key()[:2]
         self.versions.append(
             {
@@ -209,6 +230,7 @@ class _Writer:
                 "sort_group": group,
                 "sort_day": day,
                 "last_day": last.toordinal() if last else None,
+                "precision": PRECISIONS[when.precision] if when else None,
                 "tx_from": tx,
                 "tx_to": OPEN,
                 "body": json.dumps(view.to_json(), ensure_ascii=False),

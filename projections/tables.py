@@ -16,6 +16,9 @@ from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Tab
 OPEN = 2**62
 """tx_to of a row that nothing has amended yet."""
 
+PRECISIONS = {"day": 0, "month": 1, "year": 2}
+"""How `precision` is stored: an event dated to a month or a year can straddle a day."""
+
 metadata = MetaData()
 
 event_versions = Table(
@@ -30,6 +33,7 @@ event_versions = Table(
     Column("sort_group", Integer, nullable=False),
     Column("sort_day", Integer, nullable=False),
     Column("last_day", Integer),
+    Column("precision", Integer),
     Column("tx_from", BigInteger, nullable=False),
     Column("tx_to", BigInteger, nullable=False),
     Column("end_status", String(16)),
@@ -39,6 +43,7 @@ event_versions = Table(
     Index("tl_events_org_order", "organisation", "sort_group", "sort_day", "position"),
     Index("tl_events_order", "sort_group", "sort_day", "position"),
     Index("tl_events_org_last_day", "organisation", "last_day"),
+    Index("tl_events_straddling", "organisation", "precision", "sort_day", "last_day"),
     Index("tl_events_event_id", "event_id", "tx_to"),
 )
 """One row per version of each event: the original, and one more per correction."""

@@ -66,6 +66,8 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
             notification_ids = self._insert_stored_events(txn, stored_events)
             if self.read_model is not None and self.decoder is not None:
                 self.read_model.catch_up_within(txn, self, self.decoder)
+        if self.read_model is not None:
+            self.read_model.refresh_statistics()
         return notification_ids
 
 

@@ -261,6 +261,11 @@ class Queries:
         with read_snapshot(self.app.engine) as conn:
             return StateQueries(conn).organisations(today())
 
+    def people(self) -> list[Json]:
+        """Everyone who held an office in any organisation."""
+        with read_snapshot(self.app.engine) as conn:
+            return StateQueries(conn).people()
+
     def person(self, person: str) -> Json:
         """A person's positions across organisations, as they count today."""
         found = None

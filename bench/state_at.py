@@ -1,0 +1,358 @@
+"""How fast is `state(at)` as histories grow? Run by hand: `python bench/state_at.py`.
+
+Builds organisations with 1,000, 10,000 and 100,000 events (every event type, dates at every
+precision, recorded in an order unrelated to their dates, with corrections and retractions),
+imported through the application, then measures on SQLite and PostgreSQL:
+
+- app:   `Queries.state(org, at)` through the application (read model, one snapshot, JSON);
+- naive: read the organisation's whole stream through the library's event store (what
+         `repository.get` does) and fold it, as a user of the library would;
+- floor: the same SQL probes the read model answers with, sent on a raw driver connection
+         with no SQLAlchemy and no JSON decoding: the cost of the SQL alone.
+
+`at` is a random year (the contract's usual question), and separately a random day (which
+also lists the events whose range straddles it). Results are appended to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy.engine import make_url
+
+from projections import queries as sql
+from timeline.bootstrap import Services, build
+from timeline.config import Config
+
+ROLES = ("President", "Secretary General", "Treasurer", "Vice-President", "Director")
+PEOPLE = [f"person-{i}" for i in range(60)]
+MEMBERS = [f"member-{i}" for i in range(60)]
+FIGURES = ("member_organisations", "countries", "enterprises", "jobs")
+MIX = [
+    ("member_joined", 25),
+    ("member_left", 14),
+    ("figures_reported", 3),
+    ("milestone", 35),
+    ("office_holder_appointed", 10),
+    ("office_holder_left", 3),
+    ("renamed", 2),
+    ("headquarters_moved", 2),
+    ("affiliated", 1),
+    ("disaffiliated", 1),
+    ("document_adopted", 0.1),
+    ("founded", 0.1),
+    ("dissolved", 0.05),
+]
+
+
+def random_date(rng: random.Random) -> str:
+    year = rng.randint(1900, 2025)
+    roll = rng.random()
+    text = str(year)
+    if roll < 0.8:
+        text += f"-{rng.randint(1, 12):02d}"
+    if roll < 0.5:
+        text += f"-{rng.randint(1, 28):02d}"
+    return text + rng.choice(["", "", "", "", "~", "?", "%"])
+
+
+def data_for(kind: str, rng: random.Random) -> dict:
+    person, member = rng.choice(PEOPLE), rng.choice(MEMBERS)
+    return {
+        "member_joined": lambda: {"member": {"id": member, "name": member.title(), "country": "X"}},
+        "member_left": lambda: {"member_id": member},
+        "figures_reported": lambda: {
+            "figures": {f: rng.randint(1, 10**6) for f in rng.sample(FIGURES, 2)}
+        },
+        "milestone": lambda: {"headline": f"news {rng.random():.6f}"},
+        "office_holder_appointed": lambda: {
+            "role": rng.choice(ROLES),
+            "person": {"id": person, "name": person.title()},
+        },
+        "office_holder_left": lambda: {"role": rng.choice(ROLES), "person_id": person},
+        "renamed": lambda: {"name": f"Name {rng.randint(1, 50)}"},
+        "headquarters_moved": lambda: {"location": f"City {rng.randint(1, 50)}"},
+        "affiliated": lambda: {"parent": "bench-parent"},
+        "disaffiliated": lambda: {"parent": "bench-parent"},
+        "document_adopted": lambda: {
+            "title": f"Declaration {rng.randint(1, 20)}",
+            "stage": "adopted",
+        },
+        "founded": lambda: {"name": "Bench organisation"},
+        "dissolved": lambda: {},
+    }[kind]()
+
+
+def history_lines(org: str, size: int, seed: int) -> list[str]:
+    """`size` events of one organisation as import lines, about 1% of them amendments."""
+    rng = random.Random(seed)
+    kinds, weights = zip(*MIX, strict=True)
+    lines, amendable = [], []
+    for _ in range(size):
+        if amendable and rng.random() < 0.01:
+            target = amendable.pop(rng.randrange(len(amendable)))
+            if rng.random() < 0.5:
+                event = {"type": "retracted", "data": {"event_id": target, "reason": "bench"}}
+            else:
+                event = {
+                    "type": "corrected",
+                    "data": {
+                        "event_id": target,
+                        "reason": "bench",
+                        "occurred_on": random_date(rng),
+                    },
+                }
+        else:
+            kind = rng.choices(kinds, weights)[0]
+            event = {"type": kind, "occurred_on": random_date(rng), "data": data_for(kind, rng)}
+        event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        if event["type"] not in ("retracted", "corrected"):
+            amendable.append(event_id)
+        lines.append(json.dumps({"id": event_id, "organisation": org, **event}))
+    return lines
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+
+
+def timed(call: Callable[[], object], runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def floor_sql(services: Services) -> Callable[[str, int], None]:
+    """The read model's probes on a raw DBAPI connection: SQL cost with nothing around it."""
+    url = make_url(services.config.database_url)
+    facets = "('name', 'acronym', 'existence', 'headquarters', 'parent', 'office', 'figure')"
+    statements = [
+        sql._latest_sql(None).replace(":orgs", "(:org)").replace(":facets", facets),
+        sql._members_sql(None),
+        sql._documents_sql(None),
+        sql._uncertain_sql(None),
+        sql._any_counted_sql(None),
+    ]
+    if url.get_backend_name() == "sqlite":
+        import sqlite3
+
+        conn = sqlite3.connect(url.database)
+        prepared = statements
+
+        def run(org: str, at_end: int) -> None:
+            params = sql.Asked(date.fromordinal(at_end)).params(org=org)
+            for statement in prepared:
+                conn.execute(statement, params).fetchall()
+    else:
+        import psycopg
+
+        conn = psycopg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            dbname=url.database,
+            autocommit=True,
+        )
+        names = ("org", "at_end", "year_start", "month_start")
+        prepared = [
+            functools.reduce(lambda s, n: s.replace(f":{n}", f"%({n})s"), names, s)
+            for s in statements
+        ]
+
+        def run(org: str, at_end: int) -> None:
+            params = sql.Asked(date.fromordinal(at_end)).params(org=org)
+            with conn.cursor() as cursor:
+                for statement in prepared:
+                    cursor.execute(statement, params, prepare=True)
+                    cursor.fetchall()
+
+    return run
+
+
+def measure(
+    services: Services, org: str, size: int, args: argparse.Namespace, rng: random.Random
+) -> dict:
+    years = [str(rng.randint(1900, 2025)) for _ in range(args.samples)]
+    days = [
+        f"{rng.randint(1900, 2025)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        for _ in range(args.samples)
+    ]
+    queries = services.queries
+    for at in years[:20]:  # warm the pool, the caches and PostgreSQL's prepared statements
+        queries.state(org, at)
+    app_year = timed(lambda it=iter(years): queries.state(org, next(it)), len(years))
+    app_day = timed(lambda it=iter(days): queries.state(org, next(it)), len(days))
+    floor = floor_sql(services)
+    ends = [datetime(int(y), 12, 31).toordinal() for y in years]
+    for end in ends[:20]:
+        floor(org, end)
+    floor_year = timed(lambda it=iter(ends): floor(org, next(it)), len(ends))
+    naive_runs = args.naive_samples if size > 10_000 else args.naive_samples * 4
+    naive = timed(lambda it=iter(years): queries.stream_state_by_replay(org, next(it)), naive_runs)
+    sample = queries.state(org, years[0])
+    return {
+        "size": size,
+        "app_year": percentiles(app_year),
+        "app_day": percentiles(app_day),
+        "floor_year": percentiles(floor_year),
+        "naive": percentiles(naive),
+        "naive_runs": naive_runs,
+        "state_size": (
+            len(sample["members"]),
+            len(sample["documents"]),
+            len(sample["office_holders"]),
+            sum(len(figure["reports"]) for figure in sample["figures"].values()),
+        ),
+    }
+
+
+def run_backend(name: str, url: str, args: argparse.Namespace) -> list[dict]:
+    services = build(Config(database_url=url))
+    rows = []
+    try:
+        for size in args.sizes:
+            org = f"bench-{size}"
+            lines = history_lines(org, size, seed=size)
+            start = time.perf_counter()
+            report = services.commands.import_lines(lines)
+            took = time.perf_counter() - start
+            print(
+                f"[{name}] imported {report.imported} events into {org} in {took:.1f} s",
+                file=sys.stderr,
+            )
+            row = measure(services, org, size, args, random.Random(size))
+            row.update(backend=name, import_s=took)
+            print(f"[{name}] {row}", file=sys.stderr)
+            rows.append(row)
+    finally:
+        services.close()
+    return rows
+
+
+def postgres_database(admin_url: str) -> tuple[str, Callable[[], None]]:
+    import psycopg
+
+    url = make_url(admin_url)
+    name = f"tl_bench_{uuid.uuid4().hex[:10]}"
+
+    def admin() -> psycopg.Connection:
+        return psycopg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            dbname=url.database,
+            autocommit=True,
+        )
+
+    with admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def table(rows: list[dict]) -> str:
+    out = [
+        "| backend | events | app p50 / p95 (at=year) | app p50 / p95 (at=day) | floor SQL p50 / p95 | naive p50 / p95 (runs) | app vs naive | app vs floor | state: members, documents, holders, figure reports | import |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        app, day, floor, naive = r["app_year"], r["app_day"], r["floor_year"], r["naive"]
+        out.append(
+            f"| {r['backend']} | {r['size']:,} | {app[0]:.2f} / {app[1]:.2f} ms | {day[0]:.2f} / {day[1]:.2f} ms "
+            f"| {floor[0]:.2f} / {floor[1]:.2f} ms | {naive[0]:,.0f} / {naive[1]:,.0f} ms ({r['naive_runs']}) "
+            f"| {naive[0] / app[0]:,.0f}x faster | {app[0] / floor[0]:.1f}x | {r['state_size']} | {r['import_s']:.1f} s |"
+        )
+    return "\n".join(out)
+
+
+def verdicts(rows: list[dict]) -> list[str]:
+    lines = []
+    for backend in sorted({r["backend"] for r in rows}):
+        mine = {r["size"]: r for r in rows if r["backend"] == backend}
+        if 1_000 in mine and 100_000 in mine:
+            big, small = mine[100_000], mine[1_000]
+            p50 = big["app_year"][0]
+            lines.append(
+                f"- {backend}: p50 at 100,000 events {p50:.2f} ms"
+                + (
+                    f" (target ≤ 5 ms: {'met' if p50 <= 5 else 'NOT met'})"
+                    if backend == "sqlite"
+                    else ""
+                )
+                + f"; {p50 / small['app_year'][0]:.2f}x its p50 at 1,000 (target ≤ 2x: {'met' if p50 <= 2 * small['app_year'][0] else 'NOT met'})"
+                + f"; {big['naive'][0] / p50:,.0f}x faster than the naive replay (target ≥ 100x: {'met' if big['naive'][0] >= 100 * p50 else 'NOT met'})"
+                + f"; {p50 / big['floor_year'][0]:.1f}x the SQL floor (target ≤ 3x: {'met' if p50 <= 3 * big['floor_year'][0] else 'NOT met'})."
+            )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes", default="1000,10000,100000", type=lambda s: [int(x) for x in s.split(",")]
+    )
+    parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--naive-samples", type=int, default=5)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")))
+    args = parser.parse_args()
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if "sqlite" in args.backends:
+            rows += run_backend("sqlite", f"sqlite:///{tmp}/bench.db", args)
+        if "postgres" in args.backends:
+            url, drop = postgres_database(args.postgres)
+            try:
+                rows += run_backend("postgres", url, args)
+            finally:
+                drop()
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = f"{platform.node()}, {platform.processor() or platform.machine()}, Python {platform.python_version()}"
+    report = "\n".join(
+        [
+            f"\n## state(at): {stamp}",
+            f"\nMachine: {machine}, {_cores()} cores. Command: `python bench/state_at.py --samples {args.samples} --naive-samples {args.naive_samples}`.\n",
+            table(rows),
+            "",
+            *verdicts(rows),
+            "",
+        ]
+    )
+    print(report)
+    with open(args.results, "a", encoding="utf-8") as results:
+        results.write(report)
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+if __name__ == "__main__":
+    main()
