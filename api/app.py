@@ -13,8 +13,9 @@ from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask import Flask, Response, send_from_directory
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
+from jinja2 import StrictUndefined
 
-from api import ops, resources
+from api import ops, pages, resources
 from api.errors import PROBLEM_JSON, register_error_handlers
 from api.resources import MAX_BODY
 from api.schemas import DATA_SCHEMAS, ProblemOut
@@ -67,12 +68,14 @@ def create_app(services: Services) -> Flask:
     app = Flask(__name__)
     app.config.update(API_CONFIG, MAX_CONTENT_LENGTH=MAX_BODY)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.jinja_env.undefined = StrictUndefined  # a misspelt name in a template fails loudly
     app.extensions["timeline"] = services
     api = TimelineApi(app)
     for schema in DATA_SCHEMAS.values():
         api.spec.components.schema(resolve_schema_cls(schema).__name__, schema=schema)
     api.register_blueprint(resources.blp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(pages.bp)
     app.add_url_rule("/api/docs/assets/<path:filename>", "docs_assets", _docs_asset)
     register_error_handlers(app)
     return app
