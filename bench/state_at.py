@@ -143,13 +143,12 @@ def timed(call: Callable[[], object], runs: int) -> list[float]:
 def floor_sql(services: Services) -> Callable[[str, int], None]:
     """The read model's probes on a raw DBAPI connection: SQL cost with nothing around it."""
     url = make_url(services.config.database_url)
-    facets = "('name', 'acronym', 'existence', 'headquarters', 'parent', 'office', 'figure')"
     statements = [
-        sql._latest_sql(None).replace(":orgs", "(:org)").replace(":facets", facets),
+        sql._header_sql(None),
+        sql._latest_sql(None, sql._STATE_FACETS_OF),
         sql._members_sql(None),
         sql._documents_sql(None),
         sql._uncertain_sql(None),
-        sql._any_counted_sql(None),
     ]
     if url.get_backend_name() == "sqlite":
         import sqlite3

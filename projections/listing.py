@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 from projections.queries import MAX_SPAN_DAYS, statement
@@ -69,7 +69,7 @@ def _conditions(flt: EventFilter, after: SortKey | None) -> tuple[list[str], dic
 
 def _shown(row: Any, known_at: datetime | None) -> Json:
     """The stored event of a row, marked retracted if its retraction was recorded by then."""
-    body: Json = json.loads(row.body)
+    body: Json = orjson.loads(row.body)
     ended = row.tx_to != OPEN if known_at is None else row.tx_to <= micros(known_at)
     if row.end_status == "retracted" and ended:
         body["status"] = "retracted"

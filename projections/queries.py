@@ -10,13 +10,13 @@ the pure fold's in `projections.state`: the property tests hold the two together
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, bindparam, text
 
 from projections.people import OfficeStep, positions_from_steps
@@ -34,7 +34,24 @@ def _active(alias: str, known: int | None) -> str:
     return f"({alias}.tx_from <= :known AND {alias}.tx_to > :known)"
 
 
-def _latest_sql(known: int | None) -> str:
+_LISTED_FACETS = """
+SELECT organisation, facet, key FROM tl_facets WHERE organisation IN :orgs AND facet IN :facets"""
+"""The primary facets of the organisations and facet names a caller lists."""
+
+_STATE_FACETS_OF = """
+SELECT organisation, facet, key FROM tl_facets
+WHERE organisation = :org
+  AND facet IN ('name', 'acronym', 'existence', 'headquarters', 'parent', 'office', 'figure')
+UNION ALL
+SELECT organisation, facet, key FROM tl_facets
+WHERE facet IN ('parent', 'name') AND organisation IN (
+  SELECT DISTINCT organisation FROM tl_facts
+  WHERE facet = 'parent' AND ref = :org AND organisation <> :org)"""
+"""An organisation's facets for its state, with the parent and name of every organisation
+that was ever affiliated to it (its possible sub-organisations), in one statement."""
+
+
+def _latest_sql(known: int | None, facets_of: str = _LISTED_FACETS) -> str:
     return f"""
 SELECT fc.organisation, fc.facet, fc.key, f.value, f.first_day, f.position, f.fact_id,
   (fc.facet IN ('office', 'parent') AND EXISTS (
@@ -44,14 +61,13 @@ SELECT fc.organisation, fc.facet, fc.key, f.value, f.first_day, f.position, f.fa
        AND c.first_day >= f.first_day AND c.first_day <= :at_end
        AND (c.first_day > f.first_day OR c.position > f.position)
        AND c.last_day <= :at_end AND {_active("c", known)})) AS ended
-FROM tl_facets fc
+FROM ({facets_of}) fc
 JOIN tl_facts f ON f.fact_id = (
   SELECT f2.fact_id FROM tl_facts f2
   WHERE f2.organisation = fc.organisation AND f2.facet = fc.facet AND f2.key = fc.key
     AND f2.subkey = '' AND f2.first_day <= :at_end AND f2.last_day <= :at_end
     AND {_active("f2", known)}
   ORDER BY f2.first_day DESC, f2.position DESC LIMIT 1)
-WHERE fc.organisation IN :orgs AND fc.facet IN :facets
 """
 
 
@@ -110,15 +126,14 @@ WHERE e.organisation = :org AND e.precision = {{precision}} AND e.sort_day = {{s
     return f"SELECT body FROM ({year} UNION ALL {month}) u ORDER BY u.sort_day, u.position"
 
 
-def _any_counted_sql(known: int | None) -> str:
+def _header_sql(known: int | None) -> str:
     return f"""
-SELECT 1 FROM tl_events e
-WHERE e.organisation = :org AND e.last_day <= :at_end AND {_active("e", known)}
-LIMIT 1
+SELECT o.first_recorded, EXISTS (
+  SELECT 1 FROM tl_events e
+  WHERE e.organisation = o.organisation AND e.last_day <= :at_end AND {_active("e", known)}
+) AS any_counted
+FROM tl_organisations o WHERE o.organisation = :org
 """
-
-
-_STATE_FACETS = ("name", "acronym", "existence", "headquarters", "parent", "office", "figure")
 
 
 @dataclass(frozen=True)
@@ -181,54 +196,40 @@ class StateQueries:
                 found[row.organisation][(row.facet, row.key)] = row
         return found
 
-    def state(self, organisation: str, at_label: str, asked: Asked) -> Json:
-        """The state of the organisation at the end of `at`, as known at `known_at`."""
-        latest = self.latest_facts([organisation], _STATE_FACETS, asked)[organisation]
-        value = {facet_key: json.loads(row.value) for facet_key, row in latest.items()}
+    def state(self, organisation: str, at_label: str, asked: Asked) -> Json | None:
+        """The state of the organisation at the end of `at`, as known at `known_at`; None if
+        no event of it had been recorded by then."""
+        params = asked.params(org=organisation)
+        header = self.conn.execute(statement(_header_sql(asked.known)), params).first()
+        if header is None or (asked.known is not None and header.first_recorded > asked.known):
+            return None
+        latest: dict[str, dict[tuple[str, str], Any]] = {}
+        for row in self.conn.execute(statement(_latest_sql(asked.known, _STATE_FACETS_OF)), params):
+            if not row.ended:
+                latest.setdefault(row.organisation, {})[(row.facet, row.key)] = row
+        own = latest.pop(organisation, {})
+        value = {facet_key: orjson.loads(row.value) for facet_key, row in own.items()}
         holders = sorted(
-            (row for (facet, _), row in latest.items() if facet == "office"),
+            (row for (facet, _), row in own.items() if facet == "office"),
             key=lambda row: (row.first_day, row.position),
         )
-        figures = [row for (facet, _), row in latest.items() if facet == "figure"]
-        any_counted = self._exists(_any_counted_sql(asked.known), asked.params(org=organisation))
+        figures = [row for (facet, _), row in own.items() if facet == "figure"]
         return {
             "organisation": organisation,
             "at": at_label,
             "known_at": format_timestamp(asked.known_at) if asked.known_at else None,
-            "exists": any_counted and value.get(("existence", ""), True) is not False,
+            "exists": bool(header.any_counted) and value.get(("existence", ""), True) is not False,
             "name": value.get(("name", "")),
             "acronym": value.get(("acronym", "")),
             "headquarters": value.get(("headquarters", "")),
             "parent": value.get(("parent", "")),
-            "office_holders": [json.loads(row.value) for row in holders],
-            "members": self._values(_members_sql(asked.known), asked.params(org=organisation)),
+            "office_holders": [orjson.loads(row.value) for row in holders],
+            "members": self._values(_members_sql(asked.known), params),
             "figures": self._figures(figures, asked),
-            "documents": self._values(_documents_sql(asked.known), asked.params(org=organisation)),
-            "sub_organisations": self.sub_organisations(organisation, asked),
-            "uncertain": self._values(_uncertain_sql(asked.known), asked.params(org=organisation)),
+            "documents": self._values(_documents_sql(asked.known), params),
+            "sub_organisations": _children(organisation, latest),
+            "uncertain": self._values(_uncertain_sql(asked.known), params),
         }
-
-    def sub_organisations(self, organisation: str, asked: Asked) -> list[Json]:
-        """The organisations whose parent, at the end of `at`, is this one."""
-        candidates = sorted(
-            self.conn.execute(
-                statement(
-                    "SELECT DISTINCT organisation FROM tl_facts "
-                    "WHERE facet = 'parent' AND ref = :org AND organisation <> :org"
-                ),
-                {"org": organisation},
-            ).scalars()
-        )
-        if not candidates:
-            return []
-        latest = self.latest_facts(candidates, ("parent", "name"), asked)
-        children = []
-        for child in candidates:
-            parent = latest[child].get(("parent", ""))
-            if parent is not None and json.loads(parent.value) == organisation:
-                name = latest[child].get(("name", ""))
-                children.append({"id": child, "name": json.loads(name.value) if name else None})
-        return children
 
     def positions(self, person: str, today: date) -> tuple[str | None, list[Json]] | None:
         """A person's name and positions across organisations, as they count today."""
@@ -252,7 +253,7 @@ class StateQueries:
                 f"WHERE facet = 'office' AND {_active('tl_facts', None)} ORDER BY position"
             )
         )
-        names = {row.ref: json.loads(row.value)["person"]["name"] for row in rows}
+        names = {row.ref: orjson.loads(row.value)["person"]["name"] for row in rows}
         return [{"id": key, "name": names[key]} for key in sorted(names, key=lambda k: names[k])]
 
     def _office_steps(self, organisation: str, role: str, today: date) -> list[OfficeStep]:
@@ -267,7 +268,7 @@ class StateQueries:
         )
         steps = []
         for row in rows:
-            value = json.loads(row.value)
+            value = orjson.loads(row.value)
             appointed = row.facet == "office"
             occurred_on = value["since"] if appointed else value["occurred_on"]
             name = value["person"]["name"] if appointed else None
@@ -291,8 +292,8 @@ class StateQueries:
             listed.append(
                 {
                     "id": row.organisation,
-                    "name": json.loads(name.value) if name else None,
-                    "acronym": json.loads(acronym.value) if acronym else None,
+                    "name": orjson.loads(name.value) if name else None,
+                    "acronym": orjson.loads(acronym.value) if acronym else None,
                     "version": row.version,
                 }
             )
@@ -314,14 +315,22 @@ class StateQueries:
             statement(_reports_sql(asked.known), "latest_ids"),
             asked.params(latest_ids=[row.fact_id for row in latest_rows]),
         ):
-            reports.setdefault(key, []).append(json.loads(value))
+            reports.setdefault(key, []).append(orjson.loads(value))
         figures = {}
         for row in sorted(latest_rows, key=lambda row: row.key):
-            figures[row.key] = {**json.loads(row.value), "reports": reports.get(row.key, [])}
+            figures[row.key] = {**orjson.loads(row.value), "reports": reports.get(row.key, [])}
         return figures
 
     def _values(self, sql: str, params: dict[str, Any]) -> list[Json]:
-        return [json.loads(row[0]) for row in self.conn.execute(statement(sql), params)]
+        return [orjson.loads(row[0]) for row in self.conn.execute(statement(sql), params)]
 
-    def _exists(self, sql: str, params: dict[str, Any]) -> bool:
-        return self.conn.execute(statement(sql), params).first() is not None
+
+def _children(organisation: str, latest: dict[str, dict[tuple[str, str], Any]]) -> list[Json]:
+    """Of the other organisations' latest parent and name facts, those whose parent is this one."""
+    children = []
+    for child in sorted(latest):
+        parent = latest[child].get(("parent", ""))
+        if parent is not None and orjson.loads(parent.value) == organisation:
+            name = latest[child].get(("name", ""))
+            children.append({"id": child, "name": orjson.loads(name.value) if name else None})
+    return children

@@ -37,7 +37,7 @@ from projections.tables import (
 )
 
 BATCH_SIZE = 500
-BULK = 5000
+BULK = 1000
 """After applying this many events at once, PostgreSQL's planner statistics are refreshed."""
 
 

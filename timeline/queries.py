@@ -162,10 +162,14 @@ class Queries:
         at_end, label = parse_at(at)
         asked = Asked(at_end, parse_known_at(known_at))
         with read_snapshot(self.app.engine) as conn:
-            queries = StateQueries(conn)
-            if not is_slug(organisation) or not queries.has_history(organisation, asked.known_at):
-                raise OrganisationNotFound(organisation)
-            return queries.state(organisation, label, asked)
+            found = (
+                StateQueries(conn).state(organisation, label, asked)
+                if is_slug(organisation)
+                else None
+            )
+        if found is None:
+            raise OrganisationNotFound(organisation)
+        return found
 
     def diff(
         self, organisation: str, start: str | None, end: str | None, known_at: str | None = None
