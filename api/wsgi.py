@@ -7,6 +7,7 @@ TIMELINE_TABLES_READY=1; started any other way, each worker creates what is miss
 from __future__ import annotations
 
 import os
+import sys
 
 from flask import Flask
 
@@ -17,5 +18,8 @@ from timeline.config import Config
 
 def create_app() -> Flask:
     """Build the services from the environment, then the app."""
+    interval = os.environ.get("TIMELINE_SWITCH_INTERVAL")
+    if interval:
+        sys.setswitchinterval(float(interval))
     services = build(Config.from_env(), create=os.environ.get("TIMELINE_TABLES_READY") != "1")
     return create_flask_app(services)

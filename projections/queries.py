@@ -182,6 +182,11 @@ class StateQueries:
         ).first()
         return row is not None and (known_at is None or row[0] <= micros(known_at))
 
+    def log_position(self) -> int:
+        """Changes whenever the read model applies anything: the newest row's id."""
+        found = self.conn.execute(statement("SELECT max(row_id) FROM tl_events")).scalar()
+        return int(found or 0)
+
     def latest_facts(
         self, organisations: Sequence[str], facet_names: Sequence[str], asked: Asked
     ) -> dict[str, dict[tuple[str, str], Any]]:

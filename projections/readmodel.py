@@ -10,15 +10,16 @@ processes sharing a database take turns instead of applying the same events twic
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, delete, select, text, update
 from sqlalchemy.orm import Session
 
 from events.organisation import OrganisationEvent
@@ -29,7 +30,6 @@ from projections.tables import (
     PRECISIONS,
     READ_MODEL_TABLES,
     event_versions,
-    facets,
     facts,
     metadata,
     micros,
@@ -128,15 +128,32 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         return position
 
     def catch_up_within(
-        self, session: Session, source: NotificationSource, decoder: EventDecoder
+        self,
+        session: Session,
+        source: NotificationSource,
+        decoder: EventDecoder,
+        recorded: Sequence[Notification] = (),
     ) -> int:
         """Apply every notification not applied yet inside the caller's transaction, and
-        advance the tracking position with them; return the position reached."""
+        advance the tracking position with them; return the position reached.
+
+        `recorded` are notifications the caller has just inserted in this transaction: when
+        nothing else is pending before them they are applied as they are, without reading
+        them back from the log.
+        """
         conn = session.connection()
         position = start = self._lock(conn)
-        while notifications := source.select_notifications(start=position + 1, limit=BATCH_SIZE):
-            _apply(conn, notifications, decoder)
-            position = notifications[-1].id
+        if recorded and not _pending_before(source, position, recorded[0].id):
+            _apply(conn, recorded, decoder)
+            position = recorded[-1].id
+        else:
+            while notifications := source.select_notifications(
+                start=position + 1, limit=BATCH_SIZE
+            ):
+                _apply(conn, notifications, decoder)
+                position = notifications[-1].id
+                if len(notifications) < BATCH_SIZE:
+                    break
         self._set_position(conn, position)
         if position - start >= BULK:
             self._stale_statistics = True
@@ -166,25 +183,31 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         return position
 
     def _set_position(self, conn: Connection, position: int) -> None:
-        conn.execute(
-            update(self.tracking_table)
-            .where(self.tracking_table.c.application_name == self.upstream)
-            .values(notification_id=position)
+        sql = (
+            f"UPDATE {self.tracking_table_name} SET notification_id = :position "
+            "WHERE application_name = :name"
+        )
+        conn.exec_driver_sql(
+            driver_sql(sql, conn.dialect.name), {"position": position, "name": self.upstream}
         )
 
     def _lock(self, conn: Connection) -> int:
         # Writing the tracking row first takes the row lock on PostgreSQL and the write
         # lock on SQLite before anything is read, so the position read next is current.
-        column = self.tracking_table.c
-        conn.execute(
-            update(self.tracking_table)
-            .where(column.application_name == self.upstream)
-            .values(notification_id=column.notification_id)
+        sql = driver_sql(
+            f"UPDATE {self.tracking_table_name} SET notification_id = notification_id "
+            "WHERE application_name = :name RETURNING notification_id",
+            conn.dialect.name,
         )
-        position = conn.execute(
-            select(column.notification_id).where(column.application_name == self.upstream)
-        ).scalar_one()
-        return int(position)
+        return int(conn.exec_driver_sql(sql, {"name": self.upstream}).scalar_one())
+
+
+def _pending_before(source: NotificationSource, position: int, first: int) -> bool:
+    """True if the log holds notifications between `position` and `first` (ids can also skip
+    numbers, after a rolled-back insert, so a gap alone proves nothing)."""
+    if first == position + 1:
+        return False
+    return bool(source.select_notifications(start=position + 1, limit=1, stop=first - 1))
 
 
 def _apply(conn: Connection, notifications: Iterable[Notification], decoder: EventDecoder) -> None:
@@ -296,32 +319,47 @@ class _Writer:
         return record_from_body(json.loads(body), position)
 
     def flush(self) -> None:
-        """Write the buffered rows."""
+        """Write the buffered rows (every append passes here, so as plain driver SQL)."""
         if self.versions:
-            self.conn.execute(insert(event_versions), self.versions)
+            self._run(_insert_sql(event_versions.name, self.versions[0]), self.versions)
         if self.facts:
-            self.conn.execute(insert(facts), self.facts)
+            self._run(_insert_sql(facts.name, self.facts[0]), self.facts)
         if self.facets:
             rows = [{"organisation": o, "facet": f, "key": k} for o, f, k in sorted(self.facets)]
-            self.conn.execute(_insert_ignoring_duplicates(self.conn, facets), rows)
+            self._run(_NEW_FACET, rows)
         for organisation, (version, first_tx) in self.streams.items():
-            self._upsert_stream(organisation, version, first_tx)
+            stream = {"organisation": organisation, "version": version, "first_recorded": first_tx}
+            if self._run(_STREAM_VERSION, stream).rowcount == 0:
+                self._run(_insert_sql(organisations.name, stream), stream)
         self.versions, self.facts, self.facets, self.streams = [], [], set(), {}
 
-    def _upsert_stream(self, organisation: str, version: int, first_tx: int) -> None:
-        changed = self.conn.execute(
-            update(organisations)
-            .where(organisations.c.organisation == organisation)
-            .values(version=version)
-        )
-        if changed.rowcount == 0:
-            self.conn.execute(
-                insert(organisations).values(
-                    organisation=organisation, version=version, first_recorded=first_tx
-                )
-            )
+    def _run(self, sql: str, params: Any) -> Any:
+        return self.conn.exec_driver_sql(driver_sql(sql, self.conn.dialect.name), params)
 
 
-def _insert_ignoring_duplicates(conn: Connection, table: Any) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+_NEW_FACET = (
+    "INSERT INTO tl_facets (organisation, facet, key) VALUES (:organisation, :facet, :key) "
+    "ON CONFLICT DO NOTHING"
+)
+_STREAM_VERSION = (
+    "UPDATE tl_organisations SET version = :version WHERE organisation = :organisation"
+)
+
+
+@lru_cache(maxsize=32)
+def _insert_sql_for(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(columns)
+    values = ", ".join(f":{column}" for column in columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({values})"
+
+
+def _insert_sql(table: str, row: dict[str, Any]) -> str:
+    return _insert_sql_for(table, tuple(row))
+
+
+@lru_cache(maxsize=64)
+def driver_sql(sql: str, dialect: str) -> str:
+    """SQL written with `:name` parameters, in the driver's own style (psycopg: %(name)s)."""
+    if dialect != "postgresql":
+        return sql
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)

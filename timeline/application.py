@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import threading
+from collections import OrderedDict
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -21,6 +24,8 @@ class Timeline(Application[UUID]):
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self._saved: OrderedDict[str, Organisation] = OrderedDict()
+        self._saved_lock = threading.Lock()
         super().__init__(
             env={
                 "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
@@ -49,14 +54,33 @@ class Timeline(Application[UUID]):
         assert isinstance(self.recorder, TimelineRecorder)
         return self.recorder
 
-    def organisation(self, slug: str) -> Organisation:
-        """The organisation's stream as it stands, or a new one at version 0."""
+    def organisation(self, slug: str, *, fresh: bool = True) -> Organisation:
+        """The organisation's stream as it stands, or a new one at version 0.
+
+        With `fresh=False`, the stream as this process last saved it, if it has, without asking
+        the database: another process may have appended since, and then saving it loses the
+        race for the next version (the caller retries fresh). Only for appends that need no
+        knowledge of the stream's other events.
+        """
+        if not fresh:
+            with self._saved_lock:
+                saved = self._saved.get(slug)
+            if saved is not None:
+                return copy.deepcopy(saved)
         try:
             organisation = self.repository.get(Organisation.id_for(slug))
         except AggregateNotFoundError:
             return Organisation.start(slug)
         assert isinstance(organisation, Organisation)
         return organisation
+
+    def remember(self, organisation: Organisation) -> None:
+        """Keep a stream just saved, for the next `organisation(slug, fresh=False)`."""
+        with self._saved_lock:
+            self._saved[organisation.slug] = organisation
+            self._saved.move_to_end(organisation.slug)
+            while len(self._saved) > self.config.aggregate_cache_size:
+                self._saved.popitem(last=False)
 
     def stream(self, slug: str) -> list[OrganisationEvent]:
         """Every event of the organisation, in recording order."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -17,7 +18,7 @@ from sqlalchemy import select
 
 from events.errors import InvalidEvent, VersionMismatch
 from events.organisation import Organisation
-from events.validation import SLUG, EventDraft, parse_event
+from events.validation import AMENDMENT_TYPES, SLUG, EventDraft, parse_event
 from projections.listing import stored_ids
 from projections.readmodel import stored_event_json
 from projections.tables import micros
@@ -68,6 +69,9 @@ class Commands:
 
     def __init__(self, app: Timeline) -> None:
         self.app = app
+        # Appends to one organisation take turns within a process rather than race for the
+        # next version and retry; other processes still race, and the retry covers them.
+        self._turns = [threading.Lock() for _ in range(64)]
 
     def append(
         self,
@@ -96,15 +100,17 @@ class Commands:
                         raise IdempotencyKeyReused(idempotency_key)
                     return Appended(json.loads(prior["response"]), replayed=True)
             try:
-                return self._append_once(
-                    organisation,
-                    draft,
-                    recorded_by,
-                    expected_version,
-                    token_id,
-                    idempotency_key,
-                    digest,
-                )
+                with self._turns[hash(organisation) % len(self._turns)]:
+                    return self._append_once(
+                        organisation,
+                        draft,
+                        recorded_by,
+                        expected_version,
+                        token_id,
+                        idempotency_key,
+                        digest,
+                        fresh=attempt > 0,
+                    )
             except IntegrityError:
                 # Another writer took this version (or this idempotency key) first.
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
@@ -119,8 +125,12 @@ class Commands:
         token_id: str,
         idempotency_key: str | None,
         digest: str,
+        fresh: bool,
     ) -> Appended:
-        stream = self.app.organisation(organisation)
+        # A plain event needs nothing from the stream but its version: try the copy this process
+        # saved last, and lose the version race (then retry fresh) if another process appended.
+        fresh = fresh or expected_version is not None or draft.type in AMENDMENT_TYPES
+        stream = self.app.organisation(organisation, fresh=fresh)
         if expected_version is not None and stream.version != expected_version:
             raise VersionMismatch(organisation, expected_version, stream.version)
         event = stream.record(draft, event_id=uuid4(), recorded_by=recorded_by)
@@ -137,6 +147,7 @@ class Commands:
                 "created_at": micros(event.timestamp),
             }
         self.app.save(stream, idempotency=record)
+        self.app.remember(stream)
         return Appended(body)
 
     def _prior_response(self, token_id: str, organisation: str, key: str) -> Json | None:

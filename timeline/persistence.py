@@ -9,11 +9,14 @@ has applied an event the log does not hold.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from eventsourcing.persistence import InfrastructureFactory, StoredEvent
+from eventsourcing.persistence import InfrastructureFactory, Notification, StoredEvent
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
@@ -44,6 +47,29 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
 
     read_model: ReadModel | None = None
     decoder: EventDecoder | None = None
+    _turn = threading.Lock()
+    _lock_file: int | None = None
+
+    @contextmanager
+    def _writers_turn(self) -> Iterator[None]:
+        """On an SQLite file, writers of every process take turns through an flock on a file
+        beside the database: the kernel hands the lock on at once, where SQLite's own busy
+        handler sleeps and polls."""
+        engine = self.datastore.engine
+        path = (
+            engine.url.database if engine is not None and engine.dialect.name == "sqlite" else None
+        )
+        if not path or path == ":memory:":
+            yield
+            return
+        with self._turn:
+            if self._lock_file is None:
+                self._lock_file = os.open(f"{path}.writer-lock", os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def follow_with(self, read_model: ReadModel, decoder: EventDecoder) -> None:
         """Keep `read_model` up to date inside every transaction that stores events."""
@@ -59,13 +85,23 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
     ) -> Sequence[int] | None:
         """Insert the events, the idempotency record and the read model rows, atomically."""
         assert session is None, "events are stored in a transaction of their own"
-        with self.transaction(commit=True) as txn:
+        with self._writers_turn(), self.transaction(commit=True) as txn:
             idempotency = kwargs.get("idempotency")
             if idempotency is not None:
                 txn.execute(insert(idempotency_keys).values(**idempotency))
             notification_ids = self._insert_stored_events(txn, stored_events)
             if self.read_model is not None and self.decoder is not None:
-                self.read_model.catch_up_within(txn, self, self.decoder)
+                recorded = [
+                    Notification(
+                        id=notification_id,
+                        originator_id=stored.originator_id,
+                        originator_version=stored.originator_version,
+                        topic=stored.topic,
+                        state=stored.state,
+                    )
+                    for notification_id, stored in zip(notification_ids, stored_events, strict=True)
+                ]
+                self.read_model.catch_up_within(txn, self, self.decoder, recorded)
         if self.read_model is not None:
             self.read_model.refresh_statistics()
         return notification_ids

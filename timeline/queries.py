@@ -10,6 +10,8 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -153,23 +155,42 @@ class Page:
 class Queries:
     """Every read the service offers, over the read model."""
 
+    STATES_KEPT = 512
+
     def __init__(self, app: Timeline, cursors: Cursors) -> None:
         self.app = app
         self.cursors = cursors
+        self._states: OrderedDict[tuple[Any, ...], Json] = OrderedDict()
+        self._states_lock = threading.Lock()
 
     def state(self, organisation: str, at: str | None = None, known_at: str | None = None) -> Json:
-        """The organisation's state at the end of `at` (default today), as known at `known_at`."""
+        """The organisation's state at the end of `at` (default today), as known at `known_at`.
+
+        A state is a function of the question and of what the log holds, so recent answers are
+        kept per process under the read model's position, read in the same snapshot: any new
+        event anywhere moves the position. Callers must not change the answer they get.
+        """
         at_end, label = parse_at(at)
         asked = Asked(at_end, parse_known_at(known_at))
-        with read_snapshot(self.app.engine) as conn:
-            found = (
-                StateQueries(conn).state(organisation, label, asked)
-                if is_slug(organisation)
-                else None
-            )
-        if found is None:
+        if not is_slug(organisation):
             raise OrganisationNotFound(organisation)
+        with read_snapshot(self.app.engine) as conn:
+            queries = StateQueries(conn)
+            key = (organisation, at_end, label, asked.known, queries.log_position())
+            with self._states_lock:
+                found = self._states.get(key)
+            if found is None:
+                found = queries.state(organisation, label, asked)
+                if found is None:
+                    raise OrganisationNotFound(organisation)
+                self._keep(key, found)
         return found
+
+    def _keep(self, key: tuple[Any, ...], state: Json) -> None:
+        with self._states_lock:
+            self._states[key] = state
+            while len(self._states) > self.STATES_KEPT:
+                self._states.popitem(last=False)
 
     def diff(
         self, organisation: str, start: str | None, end: str | None, known_at: str | None = None
