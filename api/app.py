@@ -17,6 +17,7 @@ from jinja2 import StrictUndefined
 
 from api import ops, pages, resources
 from api.errors import PROBLEM_JSON, register_error_handlers
+from api.observability import register_observability
 from api.resources import MAX_BODY
 from api.schemas import DATA_SCHEMAS, ProblemOut
 from timeline.bootstrap import Services
@@ -70,6 +71,7 @@ def create_app(services: Services) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.jinja_env.undefined = StrictUndefined  # a misspelt name in a template fails loudly
     app.extensions["timeline"] = services
+    register_observability(app)
     api = TimelineApi(app)
     for schema in DATA_SCHEMAS.values():
         api.spec.components.schema(resolve_schema_cls(schema).__name__, schema=schema)

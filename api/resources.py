@@ -13,6 +13,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
+from api.observability import APPENDED
 from api.schemas import (
     DiffOut,
     DiffQuery,
@@ -221,6 +222,8 @@ class Events(MethodView):
         headers = _event_headers(appended.event)
         if appended.replayed:
             headers["Idempotent-Replayed"] = "true"
+        else:
+            APPENDED.labels(draft.type).inc()
         return json_response(appended.event, 201, headers)
 
 

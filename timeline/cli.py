@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -166,7 +167,9 @@ def init() -> None:
 )
 def serve(host: str, port: int, workers: int | None, threads: int, seed_first: bool | None) -> None:
     """Serve the API and the pages with gunicorn, a production WSGI server."""
-    from timeline.server import run
+    from timeline.server import LOGGING, prepare_metrics_directory, run
+
+    logging.config.dictConfig(LOGGING)  # the server logs JSON lines, from the first one
 
     if seed_first is None:
         seed_first = "TIMELINE_DATABASE_URL" not in os.environ
@@ -175,6 +178,7 @@ def serve(host: str, port: int, workers: int | None, threads: int, seed_first: b
             report = services.commands.seed()
             log.info("empty database: loaded the CICOPA history (%d events)", report.imported)
     os.environ["TIMELINE_TABLES_READY"] = "1"  # the workers need not create them again
+    prepare_metrics_directory()
     run(host=host, port=port, workers=workers or _default_workers(), threads=threads)
 
 

@@ -6,31 +6,22 @@ The app is named by its import string so that `timeline/` never imports `api/`.
 from __future__ import annotations
 
 import importlib
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from timeline.logs import logging_config
+
 WSGI_FACTORY = "api.wsgi:create_app"
 
-LOGGING: dict[str, Any] = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {
-        "stderr": {
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stderr",
-            "formatter": "plain",
-        }
-    },
-    "loggers": {
-        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-    },
-    "root": {"handlers": ["stderr"], "level": "INFO"},
-}
-"""Every log line, the access log included, goes to standard error."""
+# The app logs each request itself, as JSON with its request id; gunicorn's own access line
+# would say the same again without it.
+LOGGING = logging_config(access_level="WARNING")
+"""Every log line goes to standard error as JSON."""
 
 
 def load_wsgi_app(target: str = WSGI_FACTORY) -> Callable[..., Any]:
@@ -58,6 +49,23 @@ class TimelineServer(BaseApplication):  # type: ignore[misc]
         return load_wsgi_app()
 
 
+def _child_exit(_server: Any, worker: Any) -> None:
+    """Let Prometheus' multiprocess files forget a worker that has gone."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def prepare_metrics_directory() -> None:
+    """Give the workers a fresh directory to add their metrics up in (before they start)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    directory = directory or tempfile.mkdtemp(prefix="timeline-metrics-")
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+
+
 def run(*, host: str, port: int, workers: int, threads: int) -> None:
     """Serve until stopped; SIGTERM lets requests in flight finish first."""
     TimelineServer(
@@ -72,8 +80,11 @@ def run(*, host: str, port: int, workers: int, threads: int) -> None:
             "keepalive": 5,
             "control_socket_disable": True,
             "logconfig_dict": LOGGING,
+            "child_exit": _child_exit,
+            # Looser than the app's own limits (api.observability), which answer with problem
+            # details; these only stop what the app should never have to read.
             "limit_request_line": 8190,
-            "limit_request_fields": 100,
-            "limit_request_field_size": 8190,
+            "limit_request_fields": 200,
+            "limit_request_field_size": 65536,
         }
     ).run()
