@@ -86,6 +86,11 @@ class Server:
         except urllib.error.HTTPError as error:
             return Reply(error.code, dict(error.headers), error.read())
 
+    def crash(self) -> None:
+        """SIGKILL the whole server, master and workers, as a power cut would stop it."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
     def get(self, path: str, **kwargs: Any) -> Reply:
         return self.request("GET", path, **kwargs)
 
@@ -118,6 +123,7 @@ def serving(
         [TIMELINE, "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
         env=dict(env),
         cwd=cwd,
+        start_new_session=True,
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )
