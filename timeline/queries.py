@@ -316,9 +316,9 @@ class Queries:
                 current = current_bodies(conn, [str(event.event_id) for event in batch])
             for event in batch:
                 body = current[str(event.event_id)]
-                if body["status"] == "corrected" or (
-                    body.get("occurred_on") != event.occurred_on or body["data"] != event.data
-                ):
+                # A corrected event shows its corrected fields (even once retracted): keep
+                # what was first recorded beside them, for import to restore.
+                if body.get("occurred_on") != event.occurred_on or body["data"] != event.data:
                     body["original"] = {"occurred_on": event.occurred_on, "data": event.data}
                 yield body
 
