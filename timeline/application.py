@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import copy
-import threading
-from collections import OrderedDict
+from contextlib import AbstractContextManager
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -24,8 +22,6 @@ class Timeline(Application[UUID]):
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._saved: OrderedDict[str, Organisation] = OrderedDict()
-        self._saved_lock = threading.Lock()
         super().__init__(
             env={
                 "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
@@ -54,19 +50,8 @@ class Timeline(Application[UUID]):
         assert isinstance(self.recorder, TimelineRecorder)
         return self.recorder
 
-    def organisation(self, slug: str, *, fresh: bool = True) -> Organisation:
-        """The organisation's stream as it stands, or a new one at version 0.
-
-        With `fresh=False`, the stream as this process last saved it, if it has, without asking
-        the database: another process may have appended since, and then saving it loses the
-        race for the next version (the caller retries fresh). Only for appends that need no
-        knowledge of the stream's other events.
-        """
-        if not fresh:
-            with self._saved_lock:
-                saved = self._saved.get(slug)
-            if saved is not None:
-                return copy.deepcopy(saved)
+    def organisation(self, slug: str) -> Organisation:
+        """The organisation's stream as it stands, or a new one at version 0."""
         try:
             organisation = self.repository.get(Organisation.id_for(slug))
         except AggregateNotFoundError:
@@ -74,13 +59,10 @@ class Timeline(Application[UUID]):
         assert isinstance(organisation, Organisation)
         return organisation
 
-    def remember(self, organisation: Organisation) -> None:
-        """Keep a stream just saved, for the next `organisation(slug, fresh=False)`."""
-        with self._saved_lock:
-            self._saved[organisation.slug] = organisation
-            self._saved.move_to_end(organisation.slug)
-            while len(self._saved) > self.config.aggregate_cache_size:
-                self._saved.popitem(last=False)
+    def writers_turn(self, *slugs: str) -> AbstractContextManager[None]:
+        """Wait for these organisations' writers' turn (see `WriterTurns`): appends read,
+        recorded and saved within it lose no race to another process."""
+        return self.timeline_recorder.turns.turn(*slugs)
 
     def stream(self, slug: str) -> list[OrganisationEvent]:
         """Every event of the organisation, in recording order."""

@@ -8,7 +8,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from typing import Any
 from uuid import UUID, uuid4
@@ -17,8 +17,8 @@ from eventsourcing.persistence import IntegrityError
 from sqlalchemy import select
 
 from events.errors import InvalidEvent, VersionMismatch
-from events.organisation import Organisation
-from events.validation import AMENDMENT_TYPES, SLUG, EventDraft, parse_event
+from events.organisation import Organisation, OrganisationEvent
+from events.validation import SLUG, EventDraft, parse_event
 from projections.listing import stored_ids
 from projections.readmodel import stored_event_json
 from projections.tables import micros
@@ -50,6 +50,83 @@ class ImportReport:
     skipped: int
 
 
+@dataclass(eq=False)
+class PendingAppend:
+    """One append on its way through a `GroupCommit`, and how it was settled."""
+
+    organisation: str
+    draft: EventDraft
+    recorded_by: str
+    expected_version: int | None
+    token_id: str
+    idempotency_key: str | None
+    digest: str
+    taken: bool = False
+    done: bool = False
+    body: Json = field(default_factory=dict)
+    record: Json | None = None
+    outcome: Appended | None = None
+    error: BaseException | None = None
+    retry: bool = False
+
+
+class GroupCommit:
+    """Appends that arrive together in one process are stored together.
+
+    The first waiting thread leads: it takes every append waiting (up to `limit`), stores them
+    with `store` in one writers' turn and one transaction, settles each, and hands the lead to
+    the next. A lone append leads at once, so it waits for no one; under load, appends that
+    queue behind a commit share the next one, and its fsync.
+    """
+
+    def __init__(self, store: Callable[[list[PendingAppend]], None], limit: int = 64) -> None:
+        self._store = store
+        self._limit = limit
+        self._changed = threading.Condition()
+        self._waiting: list[PendingAppend] = []
+        self._leading = False
+
+    @property
+    def waiting(self) -> int:
+        """How many appends wait for a leader to take them."""
+        with self._changed:
+            return len(self._waiting)
+
+    @property
+    def leading(self) -> bool:
+        """Whether a thread is storing a batch now."""
+        with self._changed:
+            return self._leading
+
+    def submit(self, request: PendingAppend) -> None:
+        """Return once `request` is settled: stored (`outcome`), refused (`error`), or to be
+        tried again (`retry`)."""
+        with self._changed:
+            self._waiting.append(request)
+        while True:
+            with self._changed:
+                while not request.done and (request.taken or self._leading):
+                    self._changed.wait()
+                if request.done:
+                    return
+                self._leading = True
+                batch, self._waiting = self._waiting[: self._limit], self._waiting[self._limit :]
+                for taken in batch:
+                    taken.taken = True
+            try:
+                self._store(batch)
+            except Exception as error:  # the database failed them all: each caller hears why
+                for failed in batch:
+                    if failed.outcome is None and failed.error is None:
+                        failed.error = error
+            finally:
+                with self._changed:
+                    for settled in batch:
+                        settled.done = True
+                    self._leading = False
+                    self._changed.notify_all()
+
+
 def check_organisation_id(organisation: str) -> None:
     """Refuse an organisation id that is not a slug."""
     if not SLUG.fullmatch(organisation):
@@ -69,9 +146,7 @@ class Commands:
 
     def __init__(self, app: Timeline) -> None:
         self.app = app
-        # Appends to one organisation take turns within a process rather than race for the
-        # next version and retry; other processes still race, and the retry covers them.
-        self._turns = [threading.Lock() for _ in range(64)]
+        self.group = GroupCommit(self._store)
 
     def append(
         self,
@@ -86,6 +161,8 @@ class Commands:
         """Append one event (checked already, or a payload to check); with a key, a repeat of
         the same event replays the first answer.
 
+        Appends waiting in this process at the same moment are stored together, in one turn
+        and one transaction (`GroupCommit`); each is judged on its own and fails on its own.
         Without `expected_version`, an append that loses a race for the next version is
         retried on the new version, so concurrent writers all succeed.
         """
@@ -99,56 +176,87 @@ class Commands:
                     if prior["request_sha256"] != digest:
                         raise IdempotencyKeyReused(idempotency_key)
                     return Appended(json.loads(prior["response"]), replayed=True)
-            try:
-                with self._turns[hash(organisation) % len(self._turns)]:
-                    return self._append_once(
-                        organisation,
-                        draft,
-                        recorded_by,
-                        expected_version,
-                        token_id,
-                        idempotency_key,
-                        digest,
-                        fresh=attempt > 0,
-                    )
-            except IntegrityError:
-                # Another writer took this version (or this idempotency key) first.
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+            request = PendingAppend(
+                organisation,
+                draft,
+                recorded_by,
+                expected_version,
+                token_id,
+                idempotency_key,
+                digest,
+            )
+            self.group.submit(request)
+            if request.error is not None:
+                raise request.error
+            if request.outcome is not None:
+                return request.outcome
+            # Another writer took this version (or this idempotency key) first.
+            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise TooMuchContention(f"organisation {organisation!r} is too busy; try again")
 
-    def _append_once(
-        self,
-        organisation: str,
-        draft: EventDraft,
-        recorded_by: str,
-        expected_version: int | None,
-        token_id: str,
-        idempotency_key: str | None,
-        digest: str,
-        fresh: bool,
-    ) -> Appended:
-        # A plain event needs nothing from the stream but its version: try the copy this process
-        # saved last, and lose the version race (then retry fresh) if another process appended.
-        fresh = fresh or expected_version is not None or draft.type in AMENDMENT_TYPES
-        stream = self.app.organisation(organisation, fresh=fresh)
-        if expected_version is not None and stream.version != expected_version:
-            raise VersionMismatch(organisation, expected_version, stream.version)
-        event = stream.record(draft, event_id=uuid4(), recorded_by=recorded_by)
-        body = stored_event_json(event)
-        record = None
-        if idempotency_key is not None:
-            record = {
-                "token_id": token_id,
-                "organisation": organisation,
-                "key": idempotency_key,
-                "request_sha256": digest,
-                "status": 201,
-                "response": json.dumps(body, ensure_ascii=False),
-                "created_at": micros(event.timestamp),
-            }
-        self.app.save(stream, idempotency=record)
-        self.app.remember(stream)
-        return Appended(body)
+    def _store(self, batch: list[PendingAppend]) -> None:
+        """Store a batch of appends in one turn and one transaction; settle each."""
+        with self.app.writers_turn(*sorted({request.organisation for request in batch})):
+            accepted = self._record(batch)
+            if not accepted:
+                return
+            try:
+                self.app.save(
+                    *(event for _, event in accepted),
+                    idempotency=[request.record for request, _ in accepted if request.record],
+                )
+            except IntegrityError:
+                if len(accepted) == 1:
+                    accepted[0][0].retry = True
+                    return
+                # One of them lost a race (for a version or a key): store each on its own.
+                for request, _ in accepted:
+                    request.record = None
+                    self._store([request])
+                return
+            for request, _ in accepted:
+                request.outcome = Appended(request.body)
+
+    def _record(self, batch: list[PendingAppend]) -> list[tuple[PendingAppend, OrganisationEvent]]:
+        """Record each append on its organisation's stream, in arrival order; an append that
+        is refused gets its error and leaves the others be."""
+        streams: dict[str, Organisation] = {}
+        keys: set[tuple[str, str, str]] = set()
+        accepted = []
+        for request in batch:
+            key = request.idempotency_key
+            if key is not None:
+                if (request.token_id, request.organisation, key) in keys:
+                    request.retry = True  # after the first is stored, this one replays it
+                    continue
+                keys.add((request.token_id, request.organisation, key))
+            stream = streams.get(request.organisation)
+            if stream is None:
+                stream = streams[request.organisation] = self.app.organisation(request.organisation)
+            expected = request.expected_version
+            if expected is not None and stream.version != expected:
+                request.error = VersionMismatch(request.organisation, expected, stream.version)
+                continue
+            try:
+                event = stream.record(
+                    request.draft, event_id=uuid4(), recorded_by=request.recorded_by
+                )
+            except InvalidEvent as error:
+                request.error = error
+                continue
+            request.body = stored_event_json(event)
+            if key is not None:
+                request.record = {
+                    "token_id": request.token_id,
+                    "organisation": request.organisation,
+                    "key": key,
+                    "request_sha256": request.digest,
+                    "status": 201,
+                    "response": json.dumps(request.body, ensure_ascii=False),
+                    "created_at": micros(event.timestamp),
+                }
+            accepted.append((request, event))
+        return accepted
 
     def _prior_response(self, token_id: str, organisation: str, key: str) -> Json | None:
         column = idempotency_keys.c

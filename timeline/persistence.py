@@ -10,21 +10,23 @@ has applied an event the log does not hold.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import InfrastructureFactory, Notification, StoredEvent
 from eventsourcing.utils import Environment
-from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
+from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore, transactions
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.orm import Session
 
-from projections.readmodel import EventDecoder, ReadModel
+from projections.readmodel import EventDecoder, ReadModel, driver_sql
 from timeline.config import Config
 from timeline.tables import idempotency_keys
 
@@ -42,34 +44,184 @@ def engine_options(config: Config) -> dict[str, Any]:
     }
 
 
+def _in_transaction() -> bool:
+    """Whether this context is inside one of the library's transactions."""
+    try:
+        transactions.get()
+    except LookupError:
+        return False
+    return True
+
+
+def _advisory_key(organisation: str) -> int:
+    """The organisation's advisory lock key: 64 bits of a hash of its id."""
+    digest = hashlib.blake2b(organisation.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class WriterTurns:
+    """Writers take turns across processes, so that none loses a race it could have waited for.
+
+    On an SQLite file every writer takes its turn (the file has one write lock anyway) through
+    an flock on a file beside the database: the kernel hands it on at once, where SQLite's own
+    busy handler sleeps and polls. On PostgreSQL, the writers of one organisation take turns
+    through a session advisory lock; other organisations go on in parallel. Turns nest within
+    a thread.
+    """
+
+    def __init__(self, engine: Engine | None) -> None:
+        self.engine = engine
+        name = engine.dialect.name if engine is not None else ""
+        path = engine.url.database if engine is not None and name == "sqlite" else None
+        self.sqlite_path = path if path and path != ":memory:" else None
+        self.postgres = name == "postgresql"
+        self._lock = threading.RLock()
+        self._thread = threading.local()
+        self._held = 0
+        self._file: int | None = None
+
+    @contextmanager
+    def turn(self, *organisations: str) -> Iterator[None]:
+        """Hold the turn of every writer (SQLite) or of the organisations' (PostgreSQL)."""
+        if self.sqlite_path is not None:
+            with self._lock, self._file_lock():
+                yield
+        elif self.postgres and organisations and self.engine is not None:
+            held: dict[str, int] = self._thread.__dict__.setdefault("held", {})
+            # A turn this thread holds already is held on another pooled connection, which a
+            # second pg_advisory_lock would wait for forever: count it instead.
+            already = set(organisations) & held.keys()
+            wanted = sorted(set(organisations) - already)
+            for organisation in already:
+                held[organisation] += 1
+            try:
+                if not wanted:
+                    yield
+                    return
+                # Every process takes its keys in the same (sorted) order: no deadlock.
+                keys = sorted(_advisory_key(organisation) for organisation in wanted)
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql(
+                        "SELECT pg_advisory_lock(k) FROM unnest(%(keys)s::bigint[]) AS k",
+                        {"keys": keys},
+                    )
+                    held.update(dict.fromkeys(wanted, 1))
+                    try:
+                        yield
+                    finally:
+                        for organisation in wanted:
+                            del held[organisation]
+                        conn.exec_driver_sql(
+                            "SELECT pg_advisory_unlock(k) FROM unnest(%(keys)s::bigint[]) AS k",
+                            {"keys": keys},
+                        )
+                        conn.commit()
+            finally:
+                for organisation in already:
+                    held[organisation] -= 1
+        else:
+            yield
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        assert self.sqlite_path is not None
+        if self._held == 0:
+            if self._file is None:
+                self._file = os.open(
+                    f"{self.sqlite_path}.writer-lock", os.O_RDWR | os.O_CREAT, 0o644
+                )
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if self._held == 0:
+                fcntl.flock(self._file, fcntl.LOCK_UN)
+
+
 class TimelineRecorder(SQLAlchemyApplicationRecorder):
     """Stores events; in the same transaction, the idempotency record and the read model."""
 
     read_model: ReadModel | None = None
     decoder: EventDecoder | None = None
-    _turn = threading.Lock()
-    _lock_file: int | None = None
+    _turns_made = threading.Lock()
 
-    @contextmanager
-    def _writers_turn(self) -> Iterator[None]:
-        """On an SQLite file, writers of every process take turns through an flock on a file
-        beside the database: the kernel hands the lock on at once, where SQLite's own busy
-        handler sleeps and polls."""
+    @property
+    def turns(self) -> WriterTurns:
+        """The writers' turns on this recorder's database."""
+        if "_turns" not in self.__dict__:
+            with self._turns_made:  # one WriterTurns per recorder, even if threads race here
+                if "_turns" not in self.__dict__:
+                    engine = self.datastore.engine
+                    self._turns = WriterTurns(engine if isinstance(engine, Engine) else None)
+        return self._turns
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        """The library's query for a stream's events, as driver SQL on a pooled connection
+        (its ORM query cost 0.8 ms of each append, in the repository's fast-forward)."""
         engine = self.datastore.engine
-        path = (
-            engine.url.database if engine is not None and engine.dialect.name == "sqlite" else None
-        )
-        if not path or path == ":memory:":
-            yield
-            return
-        with self._turn:
-            if self._lock_file is None:
-                self._lock_file = os.open(f"{path}.writer-lock", os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+        if engine is None or _in_transaction():
+            return super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        uuid = originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
+        postgres = engine.dialect.name == "postgresql"
+        params: dict[str, Any] = {"id": uuid if postgres else uuid.bytes}  # BINARY(16) on SQLite
+        table = self.events_table_name  # ours (TimelineFactory), never a user's input
+        if self.schema_name is not None:
+            table = f"{self.schema_name}.{table}"
+        sql = f"SELECT originator_version, topic, state FROM {table}"  # noqa: S608
+        sql += " WHERE originator_id = :id"
+        if gt is not None:
+            sql += " AND originator_version > :gt"
+            params["gt"] = gt
+        if lte is not None:
+            sql += " AND originator_version <= :lte"
+            params["lte"] = lte
+        sql += " ORDER BY originator_version" + (" DESC" if desc else "")
+        if limit is not None:
+            sql += " LIMIT :limit"
+            params["limit"] = limit
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(driver_sql(sql, engine.dialect.name), params).all()
+        return [
+            StoredEvent(
+                originator_id=uuid,
+                originator_version=version,
+                topic=topic,
+                state=bytes(state) if isinstance(state, memoryview) else state,
+            )
+            for version, topic, state in rows
+        ]
+
+    def _insert_stored_events(
+        self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int]:
+        """The library's insert, as one Core INSERT ... RETURNING of every row (its ORM
+        flush cost a millisecond per append)."""
+        table = self.events_record_cls.__table__
+        self._lock_table(session)
+        ids = session.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "originator_id": stored.originator_id,
+                    "originator_version": stored.originator_version,
+                    "topic": stored.topic,
+                    "state": stored.state,
+                }
+                for stored in stored_events
+            ],
+        ).scalars()
+        notification_ids = list(ids)
+        self._notify_channel(session)
+        return notification_ids
 
     def follow_with(self, read_model: ReadModel, decoder: EventDecoder) -> None:
         """Keep `read_model` up to date inside every transaction that stores events."""
@@ -83,12 +235,13 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
         session: Session | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        """Insert the events, the idempotency record and the read model rows, atomically."""
+        """Insert the events, their idempotency records (a list, as `idempotency=`) and the
+        read model rows, atomically."""
         assert session is None, "events are stored in a transaction of their own"
-        with self._writers_turn(), self.transaction(commit=True) as txn:
+        with self.turns.turn(), self.transaction(commit=True) as txn:
             idempotency = kwargs.get("idempotency")
-            if idempotency is not None:
-                txn.execute(insert(idempotency_keys).values(**idempotency))
+            if idempotency:
+                txn.execute(insert(idempotency_keys), idempotency)
             notification_ids = self._insert_stored_events(txn, stored_events)
             if self.read_model is not None and self.decoder is not None:
                 recorded = [

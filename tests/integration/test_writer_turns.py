@@ -1,0 +1,262 @@
+"""Writers take turns across processes: two services built on one database stand in for two
+processes (each has its own engine, its own lock file descriptor or advisory-lock session).
+
+On an SQLite file every writer waits for every other; on PostgreSQL only the writers of the
+same organisation do. Appends made through both services at once all succeed, none by
+losing the race for a version and retrying.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from events.errors import InvalidEvent, VersionMismatch
+from timeline.bootstrap import Services, build
+from timeline.config import Config
+
+
+@pytest.fixture
+def two(database_url: str) -> Iterator[tuple[Services, Services]]:
+    first, second = (
+        build(Config(database_url=database_url)),
+        build(Config(database_url=database_url)),
+    )
+    yield first, second
+    first.close()
+    second.close()
+
+
+def _entered_while_held(holder: Services, waiter: Services, held: str, wanted: str) -> bool:
+    """Whether `waiter` got `wanted`'s turn while `holder` held `held`'s (waits up to 0.5 s),
+    and, either way, that it gets the turn once the holder lets go."""
+    holding, release, entered = threading.Event(), threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with holder.app.writers_turn(held):
+            holding.set()
+            release.wait(10)
+
+    def wait() -> None:
+        with waiter.app.writers_turn(wanted):
+            entered.set()
+
+    holder_thread = threading.Thread(target=hold)
+    holder_thread.start()
+    assert holding.wait(10)
+    waiter_thread = threading.Thread(target=wait)
+    waiter_thread.start()
+    got_in_while_held = entered.wait(0.5)
+    release.set()
+    holder_thread.join(10)
+    waiter_thread.join(10)
+    assert entered.is_set(), "the waiting writer never got its turn"
+    return got_in_while_held
+
+
+def test_a_writer_waits_for_another_processs_turn_on_the_same_organisation(two):
+    first, second = two
+    assert not _entered_while_held(first, second, "cicopa", "cicopa")
+
+
+def test_other_organisations_wait_on_sqlite_and_go_on_in_parallel_on_postgresql(two):
+    first, second = two
+    parallel = _entered_while_held(first, second, "cicopa", "ica")
+    assert parallel == (first.engine.dialect.name == "postgresql")
+
+
+def test_turns_nest_within_a_thread(two):
+    first, _ = two
+    with first.app.writers_turn("cicopa"), first.app.writers_turn("cicopa"):
+        appended = first.commands.append(
+            "cicopa",
+            {"type": "milestone", "occurred_on": "2001", "data": {"headline": "n"}},
+            recorded_by="t",
+        )
+    assert appended.event["version"] == 1
+
+
+def test_appends_through_two_processes_at_once_never_lose_a_version_race(two, monkeypatch):
+    first, second = two
+    lost: list[str] = []
+    for services in two:
+        save = services.app.save
+
+        def counting_save(*args, _save=save, **kwargs):
+            try:
+                return _save(*args, **kwargs)
+            except Exception as error:  # the IntegrityError of a lost race, if any
+                lost.append(type(error).__name__)
+                raise
+
+        monkeypatch.setattr(services.app, "save", counting_save)
+
+    acknowledged: list[int] = []
+    lock = threading.Lock()
+
+    def write(services: Services, n: int) -> None:
+        for i in range(20):
+            event = services.commands.append(
+                "cicopa",
+                {"type": "milestone", "occurred_on": "2001", "data": {"headline": f"{n}-{i}"}},
+                recorded_by="w",
+            ).event
+            with lock:
+                acknowledged.append(event["version"])
+
+    threads = [threading.Thread(target=write, args=(two[n % 2], n)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(acknowledged) == list(range(1, 121))
+    assert lost == []
+    assert first.queries.version("cicopa") == second.queries.version("cicopa") == 120
+
+
+# Group commit: appends waiting together in one process are stored in one transaction.
+
+
+def _milestone(headline: str) -> dict:
+    return {"type": "milestone", "occurred_on": "2001", "data": {"headline": headline}}
+
+
+def _until(condition, what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.005)
+
+
+def _counting_saves(monkeypatch, services: Services) -> list[int]:
+    """The number of events of each transaction `services` stores, in order."""
+    sizes: list[int] = []
+    save = services.app.save
+
+    def counting_save(*objs, **kwargs):
+        result = save(*objs, **kwargs)
+        sizes.append(len(objs))
+        return result
+
+    monkeypatch.setattr(services.app, "save", counting_save)
+    return sizes
+
+
+class _Appends:
+    """Appends through `services` on threads of their own, each outcome kept by its name."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.results: dict[str, object] = {}
+        self.threads: list[threading.Thread] = []
+
+    def start(self, name: str, payload: dict, **options) -> None:
+        def run() -> None:
+            try:
+                self.results[name] = self.services.commands.append(
+                    "cicopa", payload, recorded_by="w", **options
+                )
+            except Exception as error:
+                self.results[name] = error
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        self.threads.append(thread)
+
+    def join(self) -> dict[str, object]:
+        for thread in self.threads:
+            thread.join(20)
+        return self.results
+
+
+def test_appends_waiting_together_are_stored_in_one_transaction(two, monkeypatch):
+    first, second = two
+    sizes = _counting_saves(monkeypatch, first)
+    appends = _Appends(first)
+    group = first.commands.group
+    with second.app.writers_turn("cicopa"):  # another process is storing: the first waits
+        appends.start("lead", _milestone("lead"))
+        _until(lambda: group.leading and group.waiting == 0, "the first append leads")
+        for n in range(5):
+            appends.start(f"w{n}", _milestone(f"w{n}"))
+        _until(lambda: group.waiting == 5, "five appends wait behind it")
+    results = appends.join()
+    assert sizes == [1, 5]
+    versions = sorted(result.event["version"] for result in results.values())
+    assert versions == [1, 2, 3, 4, 5, 6]
+    stored = {event["data"]["headline"] for event in first.queries.all_events("cicopa")}
+    assert stored == {"lead", "w0", "w1", "w2", "w3", "w4"}
+
+
+def test_each_append_of_a_batch_is_judged_on_its_own(two, monkeypatch):
+    first, second = two
+    founded = first.commands.append("cicopa", _milestone("first"), recorded_by="t").event
+    sizes = _counting_saves(monkeypatch, first)
+    appends = _Appends(first)
+    group = first.commands.group
+    unknown = "00000000-0000-4000-8000-000000000000"
+    with second.app.writers_turn("cicopa"):
+        appends.start("lead", _milestone("lead"))
+        _until(lambda: group.leading and group.waiting == 0, "the first append leads")
+        appends.start("fine", _milestone("fine"))
+        _until(lambda: group.waiting == 1, "it waits")
+        appends.start("stale", _milestone("stale"), expected_version=1)
+        _until(lambda: group.waiting == 2, "it waits")
+        appends.start(
+            "bad", {"type": "retracted", "data": {"event_id": unknown, "reason": "no such event"}}
+        )
+        _until(lambda: group.waiting == 3, "it waits")
+        appends.start("keyed", _milestone("keyed"), idempotency_key="k-1", token_id="tok")
+        _until(lambda: group.waiting == 4, "it waits")
+        appends.start("again", _milestone("keyed"), idempotency_key="k-1", token_id="tok")
+        _until(lambda: group.waiting == 5, "it waits")
+        retraction = {
+            "type": "retracted",
+            "data": {"event_id": founded["id"], "reason": "a test"},
+        }
+        appends.start("retract", retraction)
+        _until(lambda: group.waiting == 6, "it waits")
+    results = appends.join()
+    assert isinstance(results["stale"], VersionMismatch)
+    assert isinstance(results["bad"], InvalidEvent)
+    assert not results["keyed"].replayed and results["again"].replayed
+    assert results["again"].event == results["keyed"].event
+    stored = {
+        e["data"].get("headline", "retraction"): e
+        for e in first.queries.all_events("cicopa", include_retracted=True)
+    }
+    assert set(stored) == {"first", "lead", "fine", "keyed", "retraction"}
+    assert [stored[n]["version"] for n in ("first", "lead", "fine", "keyed", "retraction")] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+    # the lead alone; the four that were fine together (the repeated key waited for the first)
+    assert sizes == [1, 3]
+
+
+def test_a_batch_that_loses_a_race_stores_each_append_on_its_own(two):
+    first, second = two
+    appends = _Appends(first)
+    group = first.commands.group
+    with second.app.writers_turn("cicopa"):
+        appends.start("lead", _milestone("lead"))
+        _until(lambda: group.leading and group.waiting == 0, "the first append leads")
+        appends.start("keyed", _milestone("keyed"), idempotency_key="k-1", token_id="tok")
+        appends.start("plain", _milestone("plain"))
+        _until(lambda: group.waiting == 2, "two appends wait behind it")
+        # Meanwhile the other process stores the same key (after the first's check for it).
+        theirs = second.commands.append(
+            "cicopa", _milestone("keyed"), recorded_by="w", idempotency_key="k-1", token_id="tok"
+        )
+    results = appends.join()
+    assert results["keyed"].replayed and results["keyed"].event == theirs.event
+    assert not results["plain"].replayed
+    headlines = sorted(e["data"]["headline"] for e in first.queries.all_events("cicopa"))
+    assert headlines == ["keyed", "lead", "plain"]
+    assert sorted(e["version"] for e in first.queries.all_events("cicopa")) == [1, 2, 3]
