@@ -1,7 +1,7 @@
 """Appends and state reads over real HTTP. Run by hand: `python bench/http.py`.
 
 Starts `timeline serve` (gunicorn) on a free loopback port for each database, then drives it
-from client *processes* (so the clients do not share one GIL) with keep-alive connections:
+from wrk (or client *processes*, so the clients do not share one GIL):
 
 - appends: 8 concurrent writers for a fixed time, all to one organisation, then each to its
   own; every response is counted (201 or not);
@@ -36,15 +36,14 @@ import statistics
 import subprocess
 import tempfile
 import time
-import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from sqlalchemy.engine import make_url
+
+from bench.common import create_token, fresh_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
@@ -239,46 +238,10 @@ def raw_append_rate(url: str, seconds: float) -> float:
     return done / seconds
 
 
-def fresh_postgres(admin_url: str) -> tuple[str, Callable[[], None]]:
-    import psycopg
-
-    url = make_url(admin_url)
-    name = f"tl_httpbench_{uuid.uuid4().hex[:10]}"
-
-    def admin() -> psycopg.Connection:
-        return psycopg.connect(
-            host=url.host,
-            port=url.port or 5432,
-            user=url.username,
-            dbname=url.database,
-            autocommit=True,
-        )
-
-    with admin() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return url.set(database=name).render_as_string(hide_password=False), drop
-
-
 def run_backend(name: str, url: str, raw_url: str, args: argparse.Namespace, tmp: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIMELINE_")}
     env["TIMELINE_DATABASE_URL"] = url
-    token = (
-        subprocess.run(
-            [TIMELINE, "token", "create", "http-bench"],
-            env=env,
-            cwd=tmp,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    token = create_token(TIMELINE, env, tmp, "http-bench")
     raw = raw_append_rate(raw_url, args.seconds)
     print(f"[{name}] raw library appends: {raw:.0f}/s", file=sys.stderr)
     process, port = start_server(env, tmp, args.workers, args.threads)
@@ -361,8 +324,8 @@ def main() -> None:
                 )
             )
         if "postgres" in args.backends:
-            url, drop = fresh_postgres(args.postgres)
-            raw_url, drop_raw = fresh_postgres(args.postgres)
+            url, drop = fresh_postgres(args.postgres, "tl_httpbench")
+            raw_url, drop_raw = fresh_postgres(args.postgres, "tl_httpbench")
             try:
                 rows.append(run_backend("postgres", url, raw_url, args, tmp))
             finally:

@@ -25,7 +25,8 @@ HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(HERE.parent))
 
-from bench.http import TIMELINE, fresh_postgres, start_server, stop_server
+from bench.common import create_token, fresh_postgres
+from bench.http import TIMELINE, start_server, stop_server
 
 
 def stored_appends(env: dict[str, str], cwd: str) -> int:
@@ -58,18 +59,7 @@ def run_level(port: int, clients: int, seconds: float, token: str) -> dict:
 def run_backend(name: str, url: str, args: argparse.Namespace, tmp: str) -> list[dict]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIMELINE_")}
     env["TIMELINE_DATABASE_URL"] = url
-    token = (
-        subprocess.run(
-            [TIMELINE, "token", "create", "load"],
-            env=env,
-            cwd=tmp,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    token = create_token(TIMELINE, env, tmp, "load")
     process, port = start_server(env, tmp, args.workers, args.threads)
     rows = []
     try:
@@ -131,7 +121,7 @@ def main() -> None:
         if "sqlite" in args.backends:
             rows += run_backend("sqlite", f"sqlite:///{tmp}/load.db", args, tmp)
         if "postgres" in args.backends:
-            url, drop = fresh_postgres(args.postgres)
+            url, drop = fresh_postgres(args.postgres, "tl_loadbench")
             try:
                 rows += run_backend("postgres", url, args, tmp)
             finally:

@@ -17,7 +17,6 @@ also lists the events whose range straddles it). Results are appended to bench/R
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import platform
 import random
@@ -32,9 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy.engine import make_url
 
+from bench.common import driver_connection, fresh_postgres
 from projections import queries as sql
+from projections.readmodel import driver_sql
 from timeline.bootstrap import Services, build
 from timeline.config import Config
 
@@ -146,44 +146,29 @@ def timed(call: Callable[[], object], runs: int) -> list[float]:
 
 def floor_sql(services: Services) -> Callable[[str, int], None]:
     """The read model's probes on a raw DBAPI connection: SQL cost with nothing around it."""
-    url = make_url(services.config.database_url)
+    dialect, conn = driver_connection(services.config.database_url)
     statements = [
-        sql._header_sql(None),
-        sql._latest_sql(None, sql._STATE_FACETS_OF),
-        sql._members_sql(None),
-        sql._documents_sql(None),
-        sql._uncertain_sql(None),
+        driver_sql(statement, dialect)
+        for statement in (
+            sql._header_sql(None),
+            sql._latest_sql(None, sql._STATE_FACETS_OF),
+            sql._members_sql(None),
+            sql._documents_sql(None),
+            sql._uncertain_sql(None),
+        )
     ]
-    if url.get_backend_name() == "sqlite":
-        import sqlite3
-
-        conn = sqlite3.connect(url.database)
-        prepared = statements
+    if dialect == "sqlite":
 
         def run(org: str, at_end: int) -> None:
             params = sql.Asked(date.fromordinal(at_end)).params(org=org)
-            for statement in prepared:
+            for statement in statements:
                 conn.execute(statement, params).fetchall()
     else:
-        import psycopg
-
-        conn = psycopg.connect(
-            host=url.host,
-            port=url.port or 5432,
-            user=url.username,
-            dbname=url.database,
-            autocommit=True,
-        )
-        names = ("org", "at_end", "year_start", "month_start")
-        prepared = [
-            functools.reduce(lambda s, n: s.replace(f":{n}", f"%({n})s"), names, s)
-            for s in statements
-        ]
 
         def run(org: str, at_end: int) -> None:
             params = sql.Asked(date.fromordinal(at_end)).params(org=org)
             with conn.cursor() as cursor:
-                for statement in prepared:
+                for statement in statements:
                     cursor.execute(statement, params, prepare=True)
                     cursor.fetchall()
 
@@ -250,31 +235,6 @@ def run_backend(name: str, url: str, args: argparse.Namespace) -> list[dict]:
     return rows
 
 
-def postgres_database(admin_url: str) -> tuple[str, Callable[[], None]]:
-    import psycopg
-
-    url = make_url(admin_url)
-    name = f"tl_bench_{uuid.uuid4().hex[:10]}"
-
-    def admin() -> psycopg.Connection:
-        return psycopg.connect(
-            host=url.host,
-            port=url.port or 5432,
-            user=url.username,
-            dbname=url.database,
-            autocommit=True,
-        )
-
-    with admin() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return url.set(database=name).render_as_string(hide_password=False), drop
-
-
 def table(rows: list[dict]) -> str:
     out = [
         "| backend | events | app p50 / p95 (at=year) | app p50 / p95 (at=day) | floor SQL p50 / p95 | naive p50 / p95 (runs) | app vs naive | app vs floor | state: members, documents, holders, figure reports | import |",
@@ -329,7 +289,7 @@ def main() -> None:
         if "sqlite" in args.backends:
             rows += run_backend("sqlite", f"sqlite:///{tmp}/bench.db", args)
         if "postgres" in args.backends:
-            url, drop = postgres_database(args.postgres)
+            url, drop = fresh_postgres(args.postgres)
             try:
                 rows += run_backend("postgres", url, args)
             finally:

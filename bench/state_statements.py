@@ -7,7 +7,6 @@ connection for 35 years, and the mean time of `Queries.state` through the applic
 
 from __future__ import annotations
 
-import functools
 import random
 import statistics
 import sys
@@ -17,15 +16,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy.engine import make_url
-
+from bench.common import driver_connection
 from bench.state_at import history_lines
 from projections import queries as sql
+from projections.readmodel import driver_sql
 from timeline.bootstrap import build
 from timeline.config import Config
 
 SIZES = (1000, 100_000)
-NAMES = ("org", "at_end", "year_start", "month_start")
 
 
 def statements() -> dict[str, str]:
@@ -39,27 +37,12 @@ def statements() -> dict[str, str]:
 
 
 def raw_runner(url: str):
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        import sqlite3
-
-        conn = sqlite3.connect(parsed.database)
+    dialect, conn = driver_connection(url)
+    if dialect == "sqlite":
         return lambda statement, params: conn.execute(statement, params).fetchall()
-    import psycopg
-
-    conn = psycopg.connect(
-        host=parsed.host,
-        port=parsed.port or 5432,
-        user=parsed.username,
-        dbname=parsed.database,
-        autocommit=True,
-    )
-
-    def run(statement: str, params: dict) -> list:
-        converted = functools.reduce(lambda s, n: s.replace(f":{n}", f"%({n})s"), NAMES, statement)
-        return conn.execute(converted, params, prepare=True).fetchall()
-
-    return run
+    return lambda statement, params: conn.execute(
+        driver_sql(statement, dialect), params, prepare=True
+    ).fetchall()
 
 
 def main() -> None:
