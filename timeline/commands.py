@@ -67,7 +67,6 @@ class PendingAppend:
     record: Json | None = None
     outcome: Appended | None = None
     error: BaseException | None = None
-    retry: bool = False
 
 
 class GroupCommit:
@@ -99,8 +98,8 @@ class GroupCommit:
             return self._leading
 
     def submit(self, request: PendingAppend) -> None:
-        """Return once `request` is settled: stored (`outcome`), refused (`error`), or to be
-        tried again (`retry`)."""
+        """Return once `request` is done: stored (`outcome`), refused (`error`), or, with
+        neither, to be tried again (it lost a race)."""
         with self._changed:
             self._waiting.append(request)
         while True:
@@ -206,13 +205,11 @@ class Commands:
                     idempotency=[request.record for request, _ in accepted if request.record],
                 )
             except IntegrityError:
-                if len(accepted) == 1:
-                    accepted[0][0].retry = True
-                    return
-                # One of them lost a race (for a version or a key): store each on its own.
-                for request, _ in accepted:
-                    request.record = None
-                    self._store([request])
+                # One of them lost a race (for a version or a key): store each on its own;
+                # one alone that loses is left unsettled, and its caller tries it again.
+                if len(accepted) > 1:
+                    for request, _ in accepted:
+                        self._store([request])
                 return
             for request, _ in accepted:
                 request.outcome = Appended(request.body)
@@ -227,8 +224,7 @@ class Commands:
             key = request.idempotency_key
             if key is not None:
                 if (request.token_id, request.organisation, key) in keys:
-                    request.retry = True  # after the first is stored, this one replays it
-                    continue
+                    continue  # unsettled: tried again after the first, it replays it
                 keys.add((request.token_id, request.organisation, key))
             stream = streams.get(request.organisation)
             if stream is None:
