@@ -86,13 +86,18 @@ def guard_writes() -> None:
         raise BadRequest(f"the body is not valid JSON: {reason}") from None
 
 
+_CONDITIONAL_HEADERS = frozenset(("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE"))
+"""The request headers that can make a read conditional (ranges are not offered)."""
+
+
 @blp.after_request
 def conditional_reads(response: Response) -> Response:
     """Every successful read carries an ETag (the contract's `"<version>"` where it names one,
     otherwise a weak hash of the body), and `If-None-Match` on it gives 304."""
     if request.method in ("GET", "HEAD") and response.status_code == 200:
         response.add_etag(overwrite=False, weak=True)
-        return response.make_conditional(request)
+        if _CONDITIONAL_HEADERS.intersection(request.environ):
+            return response.make_conditional(request)
     return response
 
 
@@ -189,7 +194,7 @@ class Organisations(MethodView):
 class Events(MethodView):
     """An organisation's events."""
 
-    @blp.arguments(EventsQuery, location="query", as_kwargs=True)
+    @blp.arguments(EventsQuery(), location="query", as_kwargs=True)
     @blp.response(200, EventsPageOut, headers={"ETag": {"schema": {"type": "string"}}})
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(404, response="NOT_FOUND")
@@ -198,7 +203,7 @@ class Events(MethodView):
         etag = f'"{services().queries.version(org)}"'
         return json_response(_page(org, query), headers={"ETag": etag})
 
-    @blp.arguments(EventIn, location="json")
+    @blp.arguments(EventIn(), location="json")
     @blp.response(201, StoredEventOut, headers={"Location": {"schema": {"type": "string"}}})
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(401, response="UNAUTHORIZED")
@@ -244,7 +249,7 @@ class Event(MethodView):
 class State(MethodView):
     """An organisation's state."""
 
-    @blp.arguments(StateQuery, location="query", as_kwargs=True)
+    @blp.arguments(StateQuery(), location="query", as_kwargs=True)
     @blp.response(200, StateOut)
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, org: str, **query: Any) -> Response:
@@ -256,7 +261,7 @@ class State(MethodView):
 class Diff(MethodView):
     """What changed between two dates."""
 
-    @blp.arguments(DiffQuery, location="query", as_kwargs=True)
+    @blp.arguments(DiffQuery(), location="query", as_kwargs=True)
     @blp.response(200, DiffOut)
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, org: str, **query: Any) -> Response:
@@ -282,7 +287,7 @@ class TimelineJS(MethodView):
 class Timeline(MethodView):
     """Events of every organisation."""
 
-    @blp.arguments(TimelineQuery, location="query", as_kwargs=True)
+    @blp.arguments(TimelineQuery(), location="query", as_kwargs=True)
     @blp.response(200, EventsPageOut)
     @blp.alt_response(400, response="BAD_REQUEST")
     def get(self, **query: Any) -> Response:

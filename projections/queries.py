@@ -23,6 +23,10 @@ from projections.people import OfficeStep, positions_from_steps
 from projections.records import Json, format_timestamp
 from projections.tables import OPEN, PRECISIONS, micros
 
+LOG_POSITION_SQL = "SELECT max(row_id) FROM tl_events"
+"""The read model's position: it grows with every event the read model applies (one
+statement, so it is read atomically even outside a snapshot)."""
+
 MAX_SPAN_DAYS = 366
 """The longest date range (a leap year): bounds every scan for events straddling a day."""
 
@@ -184,7 +188,7 @@ class StateQueries:
 
     def log_position(self) -> int:
         """Changes whenever the read model applies anything: the newest row's id."""
-        found = self.conn.execute(statement("SELECT max(row_id) FROM tl_events")).scalar()
+        found = self.conn.execute(statement(LOG_POSITION_SQL)).scalar()
         return int(found or 0)
 
     def latest_facts(

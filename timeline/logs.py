@@ -8,6 +8,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 """The id of the HTTP request being served (set by the web app), for every log line."""
 
@@ -33,7 +35,10 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        try:
+            return orjson.dumps(entry, default=str).decode()
+        except TypeError:  # what orjson refuses (an integer beyond 64 bits, say)
+            return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 def logging_config(level: str = "INFO", access_level: str = "INFO") -> dict[str, Any]:

@@ -21,7 +21,7 @@ from events.dates import InvalidDate, period_end, period_start
 from events.errors import EventNotFound, OrganisationNotFound, PersonNotFound
 from events.validation import EVENT_TYPES, SLUG, is_slug
 from projections.listing import EventFilter, SortKey, current_bodies, get_event, list_events
-from projections.queries import Asked, StateQueries
+from projections.queries import LOG_POSITION_SQL, Asked, StateQueries
 from projections.readmodel import record_of
 from projections.records import Json, resolve
 from projections.state import diff_states, state_at
@@ -167,24 +167,43 @@ class Queries:
         """The organisation's state at the end of `at` (default today), as known at `known_at`.
 
         A state is a function of the question and of what the log holds, so recent answers are
-        kept per process under the read model's position, read in the same snapshot: any new
-        event anywhere moves the position. Callers must not change the answer they get.
+        kept per process under the read model's position: any new event anywhere moves it. A
+        kept answer is found with one statement (the position); a new one is computed in a
+        snapshot, under the position read in that snapshot. Callers must not change the answer
+        they get.
         """
         at_end, label = parse_at(at)
         asked = Asked(at_end, parse_known_at(known_at))
         if not is_slug(organisation):
             raise OrganisationNotFound(organisation)
+        question = (organisation, at_end, label, asked.known)
+        position = self.log_position()
+        with self._states_lock:
+            found = self._states.get((*question, position))
+        if found is not None:
+            return found
         with read_snapshot(self.app.engine) as conn:
             queries = StateQueries(conn)
-            key = (organisation, at_end, label, asked.known, queries.log_position())
-            with self._states_lock:
-                found = self._states.get(key)
+            key = (*question, queries.log_position())
+            found = queries.state(organisation, label, asked)
             if found is None:
-                found = queries.state(organisation, label, asked)
-                if found is None:
-                    raise OrganisationNotFound(organisation)
-                self._keep(key, found)
+                raise OrganisationNotFound(organisation)
+            self._keep(key, found)
         return found
+
+    def log_position(self) -> int:
+        """The read model's position, read with one statement on a pooled driver connection."""
+        raw = self.app.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(LOG_POSITION_SQL)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        finally:
+            raw.close()
+        return int(row[0] or 0) if row is not None else 0
 
     def _keep(self, key: tuple[Any, ...], state: Json) -> None:
         with self._states_lock:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from timeline.logs import logging_config
 
@@ -22,6 +23,14 @@ WSGI_FACTORY = "api.wsgi:create_app"
 # would say the same again without it.
 LOGGING = logging_config(access_level="WARNING")
 """Every log line goes to standard error as JSON."""
+
+
+class AppLogsRequests(Logger):  # type: ignore[misc]
+    """gunicorn's logger without its access line: the app logs each request itself, and
+    gunicorn would otherwise build the line's fields for every request only to drop them."""
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        """Nothing: see `api.observability`."""
 
 
 def load_wsgi_app(target: str = WSGI_FACTORY) -> Callable[..., Any]:
@@ -84,6 +93,7 @@ def run(*, host: str, port: int, workers: int, threads: int) -> None:
             "keepalive": 0,
             "control_socket_disable": True,
             "logconfig_dict": LOGGING,
+            "logger_class": AppLogsRequests,
             "child_exit": _child_exit,
             # Looser than the app's own limits (api.observability), which answer with problem
             # details; these only stop what the app should never have to read.

@@ -22,6 +22,25 @@ def test_a_first_start_on_the_embedded_default_serves_the_cicopa_history(tmp_pat
         assert len(server.get("/api/organisations/cicopa/events?limit=1000").json()["events"]) == 44
 
 
+def test_each_request_is_logged_once_as_a_json_line_with_its_request_id(tmp_path):
+    env = environment(None)
+    log = tmp_path / "server.log"
+    with serving(env, tmp_path, log=log) as server:
+        assert server.get("/api/organisations/cicopa/state?at=1998").status == 200
+        assert server.get("/api/nothing", headers={"X-Request-ID": "find-me-1"}).status == 404
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("logger") == "timeline.access"]
+    found = [line for line in access if line.get("request_id") == "find-me-1"]
+    assert len(found) == 1
+    assert found[0]["path"] == "/api/nothing" and found[0]["status"] == 404
+    assert found[0]["level"] == "info" and found[0]["duration_ms"] >= 0
+    assert sum(line["path"] == "/api/organisations/cicopa/state" for line in access) == 1
+    assert not [line for line in lines if line.get("logger") == "gunicorn.access"]
+    assert "find-me-1" not in "".join(
+        line for line in log.read_text().splitlines() if not line.startswith("{")
+    )
+
+
 @pytest.mark.postgres
 def test_appends_and_questions_over_http_on_postgres(tmp_path, postgres_url):
     env = environment(postgres_url)

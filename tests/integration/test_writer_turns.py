@@ -260,3 +260,17 @@ def test_a_batch_that_loses_a_race_stores_each_append_on_its_own(two):
     headlines = sorted(e["data"]["headline"] for e in first.queries.all_events("cicopa"))
     assert headlines == ["keyed", "lead", "plain"]
     assert sorted(e["version"] for e in first.queries.all_events("cicopa")) == [1, 2, 3]
+
+
+def test_a_kept_state_gives_way_to_another_processs_append(two):
+    """Each process keeps recent states; an append made by another process (another service
+    on the same database) is seen by the next question all the same."""
+    first, second = two
+    event = {"type": "renamed", "occurred_on": "2001", "data": {"name": "Before"}}
+    first.commands.append("kept", event, recorded_by="t")
+    assert first.queries.state("kept", "2002")["name"] == "Before"
+    assert first.queries.state("kept", "2002")["name"] == "Before"  # answered from the kept one
+    event = {"type": "renamed", "occurred_on": "2002", "data": {"name": "After"}}
+    second.commands.append("kept", event, recorded_by="t")
+    assert first.queries.state("kept", "2002")["name"] == "After"
+    assert first.queries.state("kept", "2001")["name"] == "Before"
