@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from uuid import UUID
 
@@ -58,6 +59,22 @@ class Timeline(Application[UUID]):
             return Organisation.start(slug)
         assert isinstance(organisation, Organisation)
         return organisation
+
+    def keep(self, saved: Iterable[Organisation]) -> None:
+        """Keep streams just saved in the aggregate cache, so that the next command on them
+        need not read back and replay the events this one stored (it still asks the log for
+        any newer ones). A stream the cache already holds at its version or later is left."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for stream in saved:
+            stream.collect_events()  # they are stored: none is pending any more
+            try:
+                if cache.get(stream.id).version >= stream.version:
+                    continue
+            except KeyError:
+                pass
+            cache.put(stream.id, stream)
 
     def writers_turn(self, *slugs: str) -> AbstractContextManager[None]:
         """Wait for these organisations' writers' turn (see `WriterTurns`): appends read,

@@ -167,7 +167,8 @@ class Commands:
         """
         check_organisation_id(organisation)
         draft = payload if isinstance(payload, EventDraft) else parse_event(payload)
-        digest = request_digest(asdict(draft))
+        # Only an idempotency key needs the request's fingerprint.
+        digest = request_digest(asdict(draft)) if idempotency_key is not None else ""
         for attempt in range(MAX_ATTEMPTS):
             if idempotency_key is not None:
                 prior = self._prior_response(token_id, organisation, idempotency_key)
@@ -196,7 +197,7 @@ class Commands:
     def _store(self, batch: list[PendingAppend]) -> None:
         """Store a batch of appends in one turn and one transaction; settle each."""
         with self.app.writers_turn(*sorted({request.organisation for request in batch})):
-            accepted = self._record(batch)
+            accepted, streams = self._record(batch)
             if not accepted:
                 return
             try:
@@ -213,8 +214,11 @@ class Commands:
                 return
             for request, _ in accepted:
                 request.outcome = Appended(request.body)
+            self.app.keep(streams)
 
-    def _record(self, batch: list[PendingAppend]) -> list[tuple[PendingAppend, OrganisationEvent]]:
+    def _record(
+        self, batch: list[PendingAppend]
+    ) -> tuple[list[tuple[PendingAppend, OrganisationEvent]], list[Organisation]]:
         """Record each append on its organisation's stream, in arrival order; an append that
         is refused gets its error and leaves the others be."""
         streams: dict[str, Organisation] = {}
@@ -252,7 +256,7 @@ class Commands:
                     "created_at": micros(event.timestamp),
                 }
             accepted.append((request, event))
-        return accepted
+        return accepted, list(streams.values())
 
     def _prior_response(self, token_id: str, organisation: str, key: str) -> Json | None:
         column = idempotency_keys.c

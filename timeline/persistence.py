@@ -203,23 +203,31 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int]:
-        """The library's insert, as one Core INSERT ... RETURNING of every row (its ORM
-        flush cost a millisecond per append)."""
-        table = self.events_record_cls.__table__
+        """The library's insert, as driver SQL on the transaction's connection: one
+        INSERT ... RETURNING per event, in order (the ORM flush cost a millisecond per append,
+        a Core insert of the rows with sorted RETURNING 0.4 ms; this about 0.06 ms)."""
         self._lock_table(session)
-        ids = session.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "originator_id": stored.originator_id,
-                    "originator_version": stored.originator_version,
-                    "topic": stored.topic,
-                    "state": stored.state,
-                }
-                for stored in stored_events
-            ],
-        ).scalars()
-        notification_ids = list(ids)
+        conn = session.connection()
+        postgres = conn.dialect.name == "postgresql"
+        table = self.events_table_name  # ours (TimelineFactory), never a user's input
+        if self.schema_name is not None:
+            table = f"{self.schema_name}.{table}"
+        sql = driver_sql(
+            f"INSERT INTO {table} (originator_id, originator_version, topic, state) "  # noqa: S608
+            "VALUES (:id, :version, :topic, :state) RETURNING id",
+            conn.dialect.name,
+        )
+        notification_ids = []
+        for stored in stored_events:
+            uuid = stored.originator_id
+            uuid = uuid if isinstance(uuid, UUID) else UUID(uuid)
+            row = {
+                "id": uuid if postgres else uuid.bytes,  # BINARY(16) on SQLite
+                "version": stored.originator_version,
+                "topic": stored.topic,
+                "state": stored.state,
+            }
+            notification_ids.append(int(conn.exec_driver_sql(sql, row).scalar_one()))
         self._notify_channel(session)
         return notification_ids
 

@@ -274,3 +274,22 @@ def test_a_kept_state_gives_way_to_another_processs_append(two):
     second.commands.append("kept", event, recorded_by="t")
     assert first.queries.state("kept", "2002")["name"] == "After"
     assert first.queries.state("kept", "2001")["name"] == "Before"
+
+
+def test_a_stream_kept_after_a_save_still_learns_of_another_processs_appends(two):
+    """After an append a process keeps the saved stream in its cache; the next append there
+    still reads what another process stored meanwhile, so versions follow on."""
+    first, second = two
+    event = {"type": "milestone", "occurred_on": "2001", "data": {"headline": "x"}}
+    assert first.commands.append("kept", event, recorded_by="t").event["version"] == 1
+    assert second.commands.append("kept", event, recorded_by="t").event["version"] == 2
+    assert first.commands.append("kept", event, recorded_by="t").event["version"] == 3
+    cached = first.app.repository.cache.get(first.app.organisation("kept").id)
+    assert cached.version == 3 and cached.pending_events == []
+    assert [e.originator_version for e in first.app.stream("kept")] == [1, 2, 3]
+    with pytest.raises(VersionMismatch):
+        second.commands.append("kept", event, recorded_by="t", expected_version=2)
+    assert (
+        second.commands.append("kept", event, recorded_by="t", expected_version=3).event["version"]
+        == 4
+    )
