@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
-from sqlalchemy import Connection, Engine, delete, select, text, update
+from sqlalchemy import Connection, Engine, delete, exc, select, text, update
 from sqlalchemy.orm import Session
 
 from events.organisation import OrganisationEvent
@@ -187,19 +187,17 @@ class ReadModel(SQLAlchemyTrackingRecorder):
             f"UPDATE {self.tracking_table_name} SET notification_id = :position "
             "WHERE application_name = :name"
         )
-        conn.exec_driver_sql(
-            driver_sql(sql, conn.dialect.name), {"position": position, "name": self.upstream}
-        )
+        driver_execute(conn, sql, {"position": position, "name": self.upstream})
 
     def _lock(self, conn: Connection) -> int:
         # Writing the tracking row first takes the row lock on PostgreSQL and the write
         # lock on SQLite before anything is read, so the position read next is current.
-        sql = driver_sql(
+        sql = (
             f"UPDATE {self.tracking_table_name} SET notification_id = notification_id "
-            "WHERE application_name = :name RETURNING notification_id",
-            conn.dialect.name,
+            "WHERE application_name = :name RETURNING notification_id"
         )
-        return int(conn.exec_driver_sql(sql, {"name": self.upstream}).scalar_one())
+        (position,) = driver_execute(conn, sql, {"name": self.upstream}).rows
+        return int(position[0])
 
 
 def _pending_before(source: NotificationSource, position: int, first: int) -> bool:
@@ -333,8 +331,8 @@ class _Writer:
                 self._run(_insert_sql(organisations.name, stream), stream)
         self.versions, self.facts, self.facets, self.streams = [], [], set(), {}
 
-    def _run(self, sql: str, params: Any) -> Any:
-        return self.conn.exec_driver_sql(driver_sql(sql, self.conn.dialect.name), params)
+    def _run(self, sql: str, params: Any) -> Executed:
+        return driver_execute(self.conn, sql, params)
 
 
 _NEW_FACET = (
@@ -355,6 +353,37 @@ def _insert_sql_for(table: str, columns: tuple[str, ...]) -> str:
 
 def _insert_sql(table: str, row: dict[str, Any]) -> str:
     return _insert_sql_for(table, tuple(row))
+
+
+@dataclass(frozen=True)
+class Executed:
+    """What a statement run by `driver_execute` did: rows changed, and rows returned."""
+
+    rowcount: int
+    rows: Sequence[Any]
+
+
+def driver_execute(conn: Connection, sql: str, params: Any) -> Executed:
+    """Run SQL written with `:name` parameters on the connection's own driver cursor, in its
+    transaction (a list of parameter sets runs it for each). This is `exec_driver_sql` without
+    its result machinery, which cost 40 of every 60 microseconds on the statements each
+    append runs. A driver error is raised as SQLAlchemy raises it, so transactions translate
+    it as usual."""
+    statement = driver_sql(sql, conn.dialect.name)
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    cursor = conn.connection.cursor()
+    try:
+        if isinstance(params, list):
+            cursor.executemany(statement, params)
+        else:
+            cursor.execute(statement, params)
+        return Executed(cursor.rowcount, cursor.fetchall() if cursor.description else [])
+    except dbapi_error as error:
+        raise exc.DBAPIError.instance(
+            statement, params, error, dbapi_error, dialect=conn.dialect
+        ) from error
+    finally:
+        cursor.close()
 
 
 @lru_cache(maxsize=64)

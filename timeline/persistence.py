@@ -26,7 +26,7 @@ from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.orm import Session
 
-from projections.readmodel import EventDecoder, ReadModel, driver_sql
+from projections.readmodel import EventDecoder, ReadModel, driver_execute, driver_sql
 from timeline.config import Config
 from timeline.tables import idempotency_keys
 
@@ -205,17 +205,16 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
     ) -> Sequence[int]:
         """The library's insert, as driver SQL on the transaction's connection: one
         INSERT ... RETURNING per event, in order (the ORM flush cost a millisecond per append,
-        a Core insert of the rows with sorted RETURNING 0.4 ms; this about 0.06 ms)."""
+        a Core insert of the rows with sorted RETURNING 0.4 ms; this about 0.03 ms)."""
         self._lock_table(session)
         conn = session.connection()
         postgres = conn.dialect.name == "postgresql"
         table = self.events_table_name  # ours (TimelineFactory), never a user's input
         if self.schema_name is not None:
             table = f"{self.schema_name}.{table}"
-        sql = driver_sql(
+        sql = (
             f"INSERT INTO {table} (originator_id, originator_version, topic, state) "  # noqa: S608
-            "VALUES (:id, :version, :topic, :state) RETURNING id",
-            conn.dialect.name,
+            "VALUES (:id, :version, :topic, :state) RETURNING id"
         )
         notification_ids = []
         for stored in stored_events:
@@ -227,7 +226,8 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
                 "topic": stored.topic,
                 "state": stored.state,
             }
-            notification_ids.append(int(conn.exec_driver_sql(sql, row).scalar_one()))
+            ((notification_id,),) = driver_execute(conn, sql, row).rows
+            notification_ids.append(int(notification_id))
         self._notify_channel(session)
         return notification_ids
 

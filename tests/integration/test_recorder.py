@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 from uuid import uuid4
 
+import pytest
+from eventsourcing.persistence import IntegrityError
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+from sqlalchemy import exc
 
 from events.organisation import Organisation
 from events.validation import parse_event
+from projections.readmodel import driver_execute
 
 
 def _milestone(headline: str, year: str = "2001") -> dict:
@@ -48,3 +53,32 @@ def test_one_save_of_several_streams_numbers_the_events_in_the_order_given(servi
     ]
     assert [n.id for n in notifications] == sorted({n.id for n in notifications})
     assert services.queries.version("a-org") == 3
+
+
+def test_a_version_stored_already_is_refused_as_the_librarys_integrity_error(services):
+    """The rows are inserted by driver SQL; a lost race for a version must still reach the
+    commands as the library's IntegrityError (they retry on it), and store nothing."""
+    first = Organisation.start("raced")
+    stale = copy.deepcopy(first)
+    services.app.save(
+        first.record(parse_event(_milestone("won")), event_id=uuid4(), recorded_by="t")
+    )
+    lost = stale.record(parse_event(_milestone("lost")), event_id=uuid4(), recorded_by="t")
+    with pytest.raises(IntegrityError):
+        services.app.save(lost)
+    assert [e.data["headline"] for e in services.app.stream("raced")] == ["won"]
+    assert services.read_model.position() == services.app.recorder.max_notification_id()
+    assert services.queries.version("raced") == 1
+
+
+def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(services):
+    with services.engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+        with pytest.raises(exc.ProgrammingError if _postgres(conn) else exc.OperationalError):
+            driver_execute(conn, "SELECT * FROM no_such_table WHERE x = :x", {"x": 1})
+        conn.rollback()
+        assert driver_execute(conn, "SELECT :x + 1", {"x": 1}).rows[0][0] == 2
+
+
+def _postgres(conn) -> bool:
+    return conn.dialect.name == "postgresql"
