@@ -7,6 +7,7 @@ connection for 35 years, and the mean time of `Queries.state` through the applic
 
 from __future__ import annotations
 
+import argparse
 import random
 import statistics
 import sys
@@ -46,7 +47,14 @@ def raw_runner(url: str):
 
 
 def main() -> None:
-    url = sys.argv[1]
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "url",
+        help="SQLAlchemy URL of a database to build the organisations in (e.g. sqlite:///x.db)",
+    )
+    url = parser.parse_args().url
     services = build(Config(database_url=url))
     known = {o["id"] for o in services.queries.organisations()}
     for size in SIZES:

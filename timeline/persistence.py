@@ -293,19 +293,25 @@ class TimelineFactory(SQLAlchemyFactory):
 
 @contextmanager
 def read_snapshot(engine: Engine) -> Iterator[Connection]:
-    """A connection whose reads all see one snapshot, so a state is never half an append.
+    """A connection whose reads all see one snapshot, so a state is never half an append."""
+    with engine.connect() as conn, snapshot_on(conn) as snapshot:
+        yield snapshot
+
+
+@contextmanager
+def snapshot_on(conn: Connection) -> Iterator[Connection]:
+    """Reads on `conn` (no transaction of its own begun) that all see one snapshot.
 
     PostgreSQL: a REPEATABLE READ transaction. SQLite: an explicit BEGIN, because its driver
     starts transactions only for writes and would read each statement afresh.
     """
-    with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            snapshot = conn.execution_options(isolation_level="REPEATABLE READ")
-            with snapshot.begin():
-                yield snapshot
-        else:
-            conn.exec_driver_sql("BEGIN")
-            try:
-                yield conn
-            finally:
-                conn.rollback()
+    if conn.dialect.name == "postgresql":
+        snapshot = conn.execution_options(isolation_level="REPEATABLE READ")
+        with snapshot.begin():
+            yield snapshot
+    else:
+        conn.exec_driver_sql("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.rollback()

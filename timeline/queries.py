@@ -27,7 +27,7 @@ from projections.records import Json, resolve
 from projections.state import diff_states, state_at
 from timeline.application import Timeline
 from timeline.errors import InvalidArguments, InvalidCursor
-from timeline.persistence import read_snapshot
+from timeline.persistence import read_snapshot, snapshot_on
 from timeline.timelinejs import timelinejs
 
 DEFAULT_LIMIT = 100
@@ -167,43 +167,39 @@ class Queries:
         """The organisation's state at the end of `at` (default today), as known at `known_at`.
 
         A state is a function of the question and of what the log holds, so recent answers are
-        kept per process under the read model's position: any new event anywhere moves it. A
-        kept answer is found with one statement (the position); a new one is computed in a
-        snapshot, under the position read in that snapshot. Callers must not change the answer
-        they get.
+        kept per process under the read model's position, read in the snapshot the answer is
+        computed in: any new event anywhere moves it. On SQLite a kept answer is looked for
+        first, with one statement and no snapshot. Callers must not change the answer they
+        get.
         """
         at_end, label = parse_at(at)
         asked = Asked(at_end, parse_known_at(known_at))
         if not is_slug(organisation):
             raise OrganisationNotFound(organisation)
         question = (organisation, at_end, label, asked.known)
-        position = self.log_position()
-        with self._states_lock:
-            found = self._states.get((*question, position))
-        if found is not None:
-            return found
-        with read_snapshot(self.app.engine) as conn:
-            queries = StateQueries(conn)
-            key = (*question, queries.log_position())
-            found = queries.state(organisation, label, asked)
-            if found is None:
-                raise OrganisationNotFound(organisation)
-            self._keep(key, found)
+        with self.app.engine.connect() as conn:
+            if conn.dialect.name != "postgresql":
+                # On SQLite a statement costs less than a snapshot (on PostgreSQL, a round
+                # trip more): look for a kept answer before opening one.
+                position = conn.exec_driver_sql(LOG_POSITION_SQL).scalar()
+                found = self._kept((*question, int(position or 0)))
+                if found is not None:
+                    return found
+                conn.rollback()  # the snapshot begins afresh, on the same connection
+            with snapshot_on(conn) as snapshot:
+                queries = StateQueries(snapshot)
+                key = (*question, queries.log_position())
+                found = self._kept(key)
+                if found is None:
+                    found = queries.state(organisation, label, asked)
+                    if found is None:
+                        raise OrganisationNotFound(organisation)
+                    self._keep(key, found)
         return found
 
-    def log_position(self) -> int:
-        """The read model's position, read with one statement on a pooled driver connection."""
-        raw = self.app.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            try:
-                cursor.execute(LOG_POSITION_SQL)
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-        finally:
-            raw.close()
-        return int(row[0] or 0) if row is not None else 0
+    def _kept(self, key: tuple[Any, ...]) -> Json | None:
+        with self._states_lock:
+            return self._states.get(key)
 
     def _keep(self, key: tuple[Any, ...], state: Json) -> None:
         with self._states_lock:
