@@ -86,8 +86,17 @@ def guard_writes() -> None:
         raise BadRequest(f"the body is not valid JSON: {reason}") from None
 
 
-_CONDITIONAL_HEADERS = frozenset(("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE"))
-"""The request headers that can make a read conditional (ranges are not offered)."""
+_CONDITIONAL_HEADERS = frozenset(
+    (
+        "HTTP_IF_MATCH",
+        "HTTP_IF_NONE_MATCH",
+        "HTTP_IF_MODIFIED_SINCE",
+        "HTTP_IF_UNMODIFIED_SINCE",
+        "HTTP_IF_RANGE",
+        "HTTP_RANGE",
+    )
+)
+"""The request headers werkzeug's `make_conditional` reads: without any, it has nothing to do."""
 
 
 @blp.after_request

@@ -256,7 +256,8 @@ class Commands:
                     "created_at": micros(event.timestamp),
                 }
             accepted.append((request, event))
-        return accepted, list(streams.values())
+        saved = {request.organisation: streams[request.organisation] for request, _ in accepted}
+        return accepted, list(saved.values())
 
     def _prior_response(self, token_id: str, organisation: str, key: str) -> Json | None:
         column = idempotency_keys.c

@@ -287,6 +287,8 @@ def test_the_state_at_a_year_answers_as_the_contract_shows(client, history):
         ).status_code
         == 304
     )
+    stale = client.get("/api/organisations/cicopa/state?at=1998", headers={"If-Match": '"0"'})
+    assert stale.status_code == 412
 
 
 def test_the_state_as_known_at_a_recording_time(client, history):
@@ -331,6 +333,9 @@ def test_events_are_listed_in_occurrence_order_a_page_at_a_time(client, history)
     assert history["wrong"]["id"] not in seen
     assert len(seen) == 5  # 4 dated events, then the retraction
     assert client.get(EVENTS, headers={"If-None-Match": '"6"'}).status_code == 304
+    assert client.get(EVENTS, headers={"If-Match": '"999"'}).status_code == 412
+    assert client.get(EVENTS, headers={"If-Match": '"6"'}).status_code == 200
+    assert client.get(EVENTS, headers={"If-None-Match": '"5"'}).status_code == 200
 
 
 def test_event_lists_filter_by_type_period_and_status(client, history):

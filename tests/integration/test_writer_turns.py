@@ -15,7 +15,9 @@ from collections.abc import Iterator
 import pytest
 
 from events.errors import InvalidEvent, VersionMismatch
+from events.validation import parse_event
 from timeline.bootstrap import Services, build
+from timeline.commands import PendingAppend
 from timeline.config import Config
 
 
@@ -293,3 +295,21 @@ def test_a_stream_kept_after_a_save_still_learns_of_another_processs_appends(two
         second.commands.append("kept", event, recorded_by="t", expected_version=3).event["version"]
         == 4
     )
+
+
+def test_only_streams_an_append_was_stored_to_are_kept(two):
+    """A batch in which an append to a new organisation is refused keeps no stream for it."""
+    first, _ = two
+    good = {"type": "milestone", "occurred_on": "2001", "data": {"headline": "x"}}
+    missing = "00000000-0000-0000-0000-000000000000"
+    bad = {"type": "retracted", "data": {"event_id": missing, "reason": "none such"}}
+    requests = [
+        PendingAppend(org, parse_event(event), "t", None, "cli", None, "")
+        for org, event in (("real", good), ("ghost", bad))
+    ]
+    first.commands._store(requests)
+    assert requests[0].outcome is not None and isinstance(requests[1].error, InvalidEvent)
+    cache = first.app.repository.cache
+    assert cache.get(first.app.organisation("real").id).version == 1
+    with pytest.raises(KeyError):
+        cache.get(first.app.organisation("ghost").id)
