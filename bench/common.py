@@ -1,4 +1,5 @@
-"""What the benchmarks share: throw-away PostgreSQL databases, raw driver connections, tokens."""
+"""What the benchmarks (and the test suite's fixtures) share: throw-away PostgreSQL databases,
+raw driver connections, tokens, and the results file."""
 
 from __future__ import annotations
 
@@ -59,3 +60,10 @@ def create_token(timeline: str, env: dict[str, str], cwd: str, name: str) -> str
         check=True,
     ).stdout
     return out.strip().splitlines()[-1]
+
+
+def publish(text: str, results: str) -> None:
+    """Print a benchmark's report and append it to the results file (bench/RESULTS.md)."""
+    print(text)
+    with open(results, "a", encoding="utf-8") as out:
+        out.write(text)

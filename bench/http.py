@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from bench.common import create_token, fresh_postgres
+from bench.common import create_token, fresh_postgres, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
@@ -332,9 +332,7 @@ def main() -> None:
                 drop()
                 drop_raw()
     text = report(rows, args)
-    print(text)
-    with open(args.results, "a", encoding="utf-8") as results:
-        results.write(text)
+    publish(text, args.results)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ from datetime import UTC, datetime
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import publish
+
 MODES = ("append", "append-http", "read-http", "raw")
 WARM_UP = 30
 
@@ -166,9 +168,7 @@ def main() -> None:
         "",
     ]
     text = "\n".join(lines)
-    print(text)
-    with open(args.results, "a", encoding="utf-8") as results:
-        results.write(text)
+    publish(text, args.results)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(HERE.parent))
 
-from bench.common import create_token, fresh_postgres
+from bench.common import create_token, fresh_postgres, publish
 from bench.http import TIMELINE, start_server, stop_server
 
 
@@ -127,9 +127,7 @@ def main() -> None:
             finally:
                 drop()
     text = report(rows, args)
-    print(text)
-    with open(args.results, "a", encoding="utf-8") as results:
-        results.write(text)
+    publish(text, args.results)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-from bench.common import driver_connection, fresh_postgres
+from bench.common import driver_connection, fresh_postgres, publish
 from projections import queries as sql
 from projections.readmodel import driver_sql
 from timeline.bootstrap import Services, build
@@ -306,9 +306,7 @@ def main() -> None:
             "",
         ]
     )
-    print(report)
-    with open(args.results, "a", encoding="utf-8") as results:
-        results.write(report)
+    publish(report, args.results)
 
 
 def _cores() -> int:

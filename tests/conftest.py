@@ -9,14 +9,13 @@ dropped afterwards).
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
+from bench.common import driver_connection, fresh_postgres
 from timeline.bootstrap import Services, build
 from timeline.config import Config
 
@@ -26,40 +25,29 @@ POSTGRES_ADMIN_URL = os.environ.get(
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
 
-def _admin_connection() -> psycopg.Connection:
-    url = make_url(POSTGRES_ADMIN_URL)
-    return psycopg.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        dbname=url.database,
-        autocommit=True,
-    )
-
-
 class PostgresDatabases:
     """Creates throw-away databases on the test server, and drops them."""
 
+    def __init__(self) -> None:
+        self._drops: dict[str, Callable[[], None]] = {}
+
     def create(self) -> str:
         """A new empty database; returns its SQLAlchemy URL."""
-        name = f"tl_test_{uuid.uuid4().hex[:16]}"
-        with _admin_connection() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        url, drop = fresh_postgres(POSTGRES_ADMIN_URL, "tl_test")
+        self._drops[url] = drop
+        return url
 
     def drop(self, url: str) -> None:
         """Drop a database made by `create`, closing whatever still uses it."""
-        name = make_url(url).database
-        with _admin_connection() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._drops.pop(url)()
 
 
 @pytest.fixture(scope="session")
 def postgres() -> PostgresDatabases:
     """The PostgreSQL test server; the suite fails if it cannot be reached."""
     try:
-        with _admin_connection() as conn:
+        _, conn = driver_connection(POSTGRES_ADMIN_URL)
+        with conn:
             conn.execute("SELECT 1")
     except psycopg.OperationalError as error:
         pytest.fail(f"PostgreSQL is needed at {POSTGRES_ADMIN_URL}: {error}")

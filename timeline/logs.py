@@ -41,8 +41,9 @@ class JsonFormatter(logging.Formatter):
             return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def logging_config(level: str = "INFO", access_level: str = "INFO") -> dict[str, Any]:
-    """A dictConfig sending every logger, gunicorn's included, to stderr as JSON lines."""
+def logging_config(level: str = "INFO") -> dict[str, Any]:
+    """A dictConfig sending every logger, gunicorn's included, to stderr as JSON lines (the
+    app logs each request itself: gunicorn writes no access line, see `timeline.server`)."""
     stderr = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "json"}
     return {
         "version": 1,
@@ -51,7 +52,6 @@ def logging_config(level: str = "INFO", access_level: str = "INFO") -> dict[str,
         "handlers": {"stderr": stderr},
         "loggers": {
             "gunicorn.error": {"handlers": ["stderr"], "level": level, "propagate": False},
-            "gunicorn.access": {"handlers": ["stderr"], "level": access_level, "propagate": False},
         },
         "root": {"handlers": ["stderr"], "level": level},
     }

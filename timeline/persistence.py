@@ -59,6 +59,15 @@ def _advisory_key(organisation: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def _uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
+
+
+def _stream_key(uuid: UUID, dialect: str) -> UUID | bytes:
+    """A stream id as the event table holds it: UUID on PostgreSQL, BINARY(16) on SQLite."""
+    return uuid if dialect == "postgresql" else uuid.bytes
+
+
 class WriterTurns:
     """Writers take turns across processes, so that none loses a race it could have waited for.
 
@@ -170,13 +179,9 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
         engine = self.datastore.engine
         if engine is None or _in_transaction():
             return super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
-        uuid = originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
-        postgres = engine.dialect.name == "postgresql"
-        params: dict[str, Any] = {"id": uuid if postgres else uuid.bytes}  # BINARY(16) on SQLite
-        table = self.events_table_name  # ours (TimelineFactory), never a user's input
-        if self.schema_name is not None:
-            table = f"{self.schema_name}.{table}"
-        sql = f"SELECT originator_version, topic, state FROM {table}"  # noqa: S608
+        uuid = _uuid(originator_id)
+        params: dict[str, Any] = {"id": _stream_key(uuid, engine.dialect.name)}
+        sql = f"SELECT originator_version, topic, state FROM {self._table()}"  # noqa: S608
         sql += " WHERE originator_id = :id"
         if gt is not None:
             sql += " AND originator_version > :gt"
@@ -208,20 +213,14 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
         a Core insert of the rows with sorted RETURNING 0.4 ms; this about 0.03 ms)."""
         self._lock_table(session)
         conn = session.connection()
-        postgres = conn.dialect.name == "postgresql"
-        table = self.events_table_name  # ours (TimelineFactory), never a user's input
-        if self.schema_name is not None:
-            table = f"{self.schema_name}.{table}"
         sql = (
-            f"INSERT INTO {table} (originator_id, originator_version, topic, state) "  # noqa: S608
+            f"INSERT INTO {self._table()} (originator_id, originator_version, topic, state) "  # noqa: S608
             "VALUES (:id, :version, :topic, :state) RETURNING id"
         )
         notification_ids = []
         for stored in stored_events:
-            uuid = stored.originator_id
-            uuid = uuid if isinstance(uuid, UUID) else UUID(uuid)
             row = {
-                "id": uuid if postgres else uuid.bytes,  # BINARY(16) on SQLite
+                "id": _stream_key(_uuid(stored.originator_id), conn.dialect.name),
                 "version": stored.originator_version,
                 "topic": stored.topic,
                 "state": stored.state,
@@ -230,6 +229,11 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
             notification_ids.append(int(notification_id))
         self._notify_channel(session)
         return notification_ids
+
+    def _table(self) -> str:
+        """The event table's name (ours, from TimelineFactory: never a user's input)."""
+        table = self.events_table_name
+        return table if self.schema_name is None else f"{self.schema_name}.{table}"
 
     def follow_with(self, read_model: ReadModel, decoder: EventDecoder) -> None:
         """Keep `read_model` up to date inside every transaction that stores events."""

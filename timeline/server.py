@@ -19,15 +19,13 @@ from timeline.logs import logging_config
 
 WSGI_FACTORY = "api.wsgi:create_app"
 
-# The app logs each request itself, as JSON with its request id; gunicorn's own access line
-# would say the same again without it.
-LOGGING = logging_config(access_level="WARNING")
+LOGGING = logging_config()
 """Every log line goes to standard error as JSON."""
 
 
 class AppLogsRequests(Logger):  # type: ignore[misc]
-    """gunicorn's logger without its access line: the app logs each request itself, and
-    gunicorn would otherwise build the line's fields for every request only to drop them."""
+    """gunicorn's logger without its access line: the app logs each request itself, as JSON
+    with its request id, and gunicorn's line would say the same again without it."""
 
     def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
         """Nothing: see `api.observability`."""

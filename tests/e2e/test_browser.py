@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import cli, environment, serving
+from tests.e2e.server import create_token, environment, serving
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +43,7 @@ def server(tmp_path_factory):
     """`timeline serve` on the embedded default (it seeds CICOPA), plus one hostile event."""
     cwd = tmp_path_factory.mktemp("browser")
     env = environment(None)
-    token = cli(["token", "create", "browser test"], env, cwd).stdout.strip().splitlines()[-1]
+    token = create_token(env, cwd, "browser test")
     with serving(env, cwd) as running:
         hostile = {
             "type": "milestone",

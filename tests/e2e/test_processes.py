@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.e2e.server import Server, cli, environment, serving
+from tests.e2e.server import Server, cli, create_token, environment, serving
 
 pytestmark = pytest.mark.slow
 
@@ -140,7 +140,7 @@ def test_two_servers_on_one_postgres_database_store_every_acknowledged_event_onc
     tmp_path, postgres_url
 ):
     env = environment(postgres_url)
-    token = cli(["token", "create", "two servers"], env, tmp_path).stdout.strip().splitlines()[-1]
+    token = create_token(env, tmp_path, "two servers")
     with (
         serving(env, tmp_path, "--workers", "2", log=tmp_path / "a.log") as one,
         serving(env, tmp_path, "--workers", "2", log=tmp_path / "b.log") as two,
@@ -177,7 +177,7 @@ def test_a_crash_mid_load_loses_no_acknowledged_event_and_leaves_nothing_half_th
         else f"sqlite:///{tmp_path / 'crash.db'}"
     )
     env = environment(url)
-    token = cli(["token", "create", "crash"], env, tmp_path).stdout.strip().splitlines()[-1]
+    token = create_token(env, tmp_path, "crash")
     stop = threading.Event()
     with serving(env, tmp_path, "--workers", "2", log=tmp_path / "before.log") as server:
         outcome, threads = run_writers([server.base], token, writers=8, count=10_000, stop=stop)
@@ -213,7 +213,7 @@ def test_a_crash_mid_load_loses_no_acknowledged_event_and_leaves_nothing_half_th
 
 def test_sigterm_lets_requests_in_flight_finish(tmp_path):
     env = environment(f"sqlite:///{tmp_path / 'term.db'}")
-    token = cli(["token", "create", "graceful"], env, tmp_path).stdout.strip().splitlines()[-1]
+    token = create_token(env, tmp_path, "graceful")
     stop = threading.Event()
     with serving(env, tmp_path, "--workers", "2", log=tmp_path / "term.log") as server:
         outcome, threads = run_writers([server.base], token, writers=8, count=10_000, stop=stop)

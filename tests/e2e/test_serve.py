@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.e2e.server import cli, environment, serving
+from tests.e2e.server import cli, create_token, environment, serving
 
 
 def test_a_first_start_on_the_embedded_default_serves_the_cicopa_history(tmp_path):
@@ -44,7 +44,7 @@ def test_each_request_is_logged_once_as_a_json_line_with_its_request_id(tmp_path
 @pytest.mark.postgres
 def test_appends_and_questions_over_http_on_postgres(tmp_path, postgres_url):
     env = environment(postgres_url)
-    token = cli(["token", "create", "e2e writer"], env, tmp_path).stdout.strip().splitlines()[-1]
+    token = create_token(env, tmp_path, "e2e writer")
     auth = {"Authorization": f"Bearer {token}"}
     with serving(env, tmp_path, "--workers", "2") as server:
         assert server.get("/api/organisations").json() == {"organisations": []}

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.e2e.server import Server, cli, environment, serving
+from tests.e2e.server import Server, create_token, environment, serving
 
 CORPUS = json.loads(Path(__file__).with_name("corpus.json").read_text(encoding="utf-8"))["requests"]
 
@@ -23,7 +23,7 @@ CORPUS = json.loads(Path(__file__).with_name("corpus.json").read_text(encoding="
 def served(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("hostile")
     env = environment(None)
-    token = cli(["token", "create", "hostile"], env, cwd).stdout.strip().splitlines()[-1]
+    token = create_token(env, cwd, "hostile")
     with serving(env, cwd) as server:
         yield server, token
 
