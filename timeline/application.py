@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from uuid import UUID
 
@@ -76,9 +76,10 @@ class Timeline(Application[UUID]):
                 pass
             cache.put(stream.id, stream)
 
-    def writers_turn(self, *slugs: str) -> AbstractContextManager[None]:
+    def writers_turn(self, *slugs: str) -> AbstractContextManager[Callable[[str], bool]]:
         """Wait for these organisations' writers' turn (see `WriterTurns`): appends read,
-        recorded and saved within it lose no race to another process."""
+        recorded and saved within it lose no race to another process. It gives what the
+        turn covers: whether an append to an organisation may be stored within it too."""
         return self.timeline_recorder.turns.turn(*slugs)
 
     def stream(self, slug: str) -> list[OrganisationEvent]:

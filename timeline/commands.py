@@ -75,7 +75,9 @@ class GroupCommit:
     The first waiting thread leads: it takes every append waiting (up to `limit`), stores them
     with `store` in one writers' turn and one transaction, settles each, and hands the lead to
     the next. A lone append leads at once, so it waits for no one; under load, appends that
-    queue behind a commit share the next one, and its fsync.
+    queue behind a commit share the next one, and its fsync. While the leader waits for its
+    turn (another process is storing), the appends that arrive meanwhile can still `join`
+    its batch.
     """
 
     def __init__(self, store: Callable[[list[PendingAppend]], None], limit: int = 64) -> None:
@@ -113,7 +115,7 @@ class GroupCommit:
                 for taken in batch:
                     taken.taken = True
             try:
-                self._store(batch)
+                self._store(batch)  # may grow: see join()
             except Exception as error:  # the database failed them all: each caller hears why
                 for failed in batch:
                     if failed.outcome is None and failed.error is None:
@@ -124,6 +126,24 @@ class GroupCommit:
                         settled.done = True
                     self._leading = False
                     self._changed.notify_all()
+
+    def join(self, batch: list[PendingAppend], covers: Callable[[str], bool]) -> None:
+        """Add to the leader's `batch` the appends waiting now (up to the limit, in arrival
+        order) whose organisation its writers' turn `covers`; they are settled with it."""
+        with self._changed:
+            room = self._limit - len(batch)
+            if room <= 0 or not self._waiting:
+                return
+            joining: list[PendingAppend] = []
+            staying: list[PendingAppend] = []
+            for waiting in self._waiting:
+                if len(joining) < room and covers(waiting.organisation):
+                    waiting.taken = True
+                    joining.append(waiting)
+                else:
+                    staying.append(waiting)
+            self._waiting = staying
+            batch.extend(joining)
 
 
 def check_organisation_id(organisation: str) -> None:
@@ -195,26 +215,32 @@ class Commands:
         raise TooMuchContention(f"organisation {organisation!r} is too busy; try again")
 
     def _store(self, batch: list[PendingAppend]) -> None:
-        """Store a batch of appends in one turn and one transaction; settle each."""
-        with self.app.writers_turn(*sorted({request.organisation for request in batch})):
-            accepted, streams = self._record(batch)
-            if not accepted:
-                return
-            try:
-                self.app.save(
-                    *(event for _, event in accepted),
-                    idempotency=[request.record for request, _ in accepted if request.record],
-                )
-            except IntegrityError:
-                # One of them lost a race (for a version or a key): store each on its own;
-                # one alone that loses is left unsettled, and its caller tries it again.
-                if len(accepted) > 1:
-                    for request, _ in accepted:
-                        self._store([request])
-                return
-            for request, _ in accepted:
-                request.outcome = Appended(request.body)
-            self.app.keep(streams)
+        """Store a batch of appends in one turn and one transaction; settle each. Appends
+        that arrived while the turn was awaited join the batch, where the turn covers them."""
+        with self.app.writers_turn(*sorted({request.organisation for request in batch})) as covers:
+            self.group.join(batch, covers)
+            self._store_in_turn(batch)
+
+    def _store_in_turn(self, batch: list[PendingAppend]) -> None:
+        """Store appends whose organisations' turn is held, in one transaction."""
+        accepted, streams = self._record(batch)
+        if not accepted:
+            return
+        try:
+            self.app.save(
+                *(event for _, event in accepted),
+                idempotency=[request.record for request, _ in accepted if request.record],
+            )
+        except IntegrityError:
+            # One of them lost a race (for a version or a key): store each on its own;
+            # one alone that loses is left unsettled, and its caller tries it again.
+            if len(accepted) > 1:
+                for request, _ in accepted:
+                    self._store_in_turn([request])
+            return
+        for request, _ in accepted:
+            request.outcome = Appended(request.body)
+        self.app.keep(streams)
 
     def _record(
         self, batch: list[PendingAppend]

@@ -13,7 +13,7 @@ import fcntl
 import hashlib
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -68,6 +68,11 @@ def _stream_key(uuid: UUID, dialect: str) -> UUID | bytes:
     return uuid if dialect == "postgresql" else uuid.bytes
 
 
+def _any_organisation(_organisation: str) -> bool:
+    """A turn that covers every organisation."""
+    return True
+
+
 class WriterTurns:
     """Writers take turns across processes, so that none loses a race it could have waited for.
 
@@ -90,12 +95,16 @@ class WriterTurns:
         self._file: int | None = None
 
     @contextmanager
-    def turn(self, *organisations: str) -> Iterator[None]:
-        """Hold the turn of every writer (SQLite) or of the organisations' (PostgreSQL)."""
+    def turn(self, *organisations: str) -> Iterator[Callable[[str], bool]]:
+        """Hold the turn of every writer (SQLite) or of the organisations' (PostgreSQL).
+
+        Yields what the turn covers: whether an append to a given organisation may be stored
+        within it too (on SQLite, any; on PostgreSQL, one of the organisations this thread
+        holds)."""
         if self.sqlite_path is not None:
             with self._lock, self._file_lock():
-                yield
-        elif self.postgres and organisations and self.engine is not None:
+                yield _any_organisation
+        elif self.postgres and self.engine is not None:
             held: dict[str, int] = self._thread.__dict__.setdefault("held", {})
             # A turn this thread holds already is held on another pooled connection, which a
             # second pg_advisory_lock would wait for forever: count it instead.
@@ -105,7 +114,7 @@ class WriterTurns:
                 held[organisation] += 1
             try:
                 if not wanted:
-                    yield
+                    yield held.__contains__
                     return
                 # Every process takes its keys in the same (sorted) order: no deadlock.
                 keys = sorted(_advisory_key(organisation) for organisation in wanted)
@@ -116,7 +125,7 @@ class WriterTurns:
                     )
                     held.update(dict.fromkeys(wanted, 1))
                     try:
-                        yield
+                        yield held.__contains__
                     finally:
                         for organisation in wanted:
                             del held[organisation]
@@ -129,7 +138,9 @@ class WriterTurns:
                 for organisation in already:
                     held[organisation] -= 1
         else:
-            yield
+            # No turns to take (an in-memory database): this process is the only writer,
+            # and its appends go through one GroupCommit at a time.
+            yield _any_organisation
 
     @contextmanager
     def _file_lock(self) -> Iterator[None]:
