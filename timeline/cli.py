@@ -159,13 +159,37 @@ def init() -> None:
 @click.option("--workers", type=int, help="Worker processes (default: one per core, 2 to 4).")
 @click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
 @click.option(
+    "--keepalive",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seconds an idle connection stays open for the client's next request (0: close "
+    "after each response).",
+)
+@click.option(
+    "--keepalive-requests",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Requests a connection serves before it is closed, so that clients' next "
+    "connections spread over the workers again.",
+)
+@click.option(
     "--seed/--no-seed",
     "seed_first",
     default=None,
     help="Load the CICOPA history into an empty database first "
     "(default: yes on the embedded SQLite default).",
 )
-def serve(host: str, port: int, workers: int | None, threads: int, seed_first: bool | None) -> None:
+def serve(
+    host: str,
+    port: int,
+    workers: int | None,
+    threads: int,
+    keepalive: int,
+    keepalive_requests: int,
+    seed_first: bool | None,
+) -> None:
     """Serve the API and the pages with gunicorn, a production WSGI server."""
     from timeline.server import LOGGING, prepare_metrics_directory, run
 
@@ -179,7 +203,14 @@ def serve(host: str, port: int, workers: int | None, threads: int, seed_first: b
             log.info("empty database: loaded the CICOPA history (%d events)", report.imported)
     os.environ["TIMELINE_TABLES_READY"] = "1"  # the workers need not create them again
     prepare_metrics_directory()
-    run(host=host, port=port, workers=workers or _default_workers(), threads=threads)
+    run(
+        host=host,
+        port=port,
+        workers=workers or _default_workers(),
+        threads=threads,
+        keepalive=keepalive,
+        keepalive_requests=keepalive_requests,
+    )
 
 
 def _default_workers() -> int:

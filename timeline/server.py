@@ -73,7 +73,31 @@ def prepare_metrics_directory() -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
 
 
-def run(*, host: str, port: int, workers: int, threads: int) -> None:
+class RequestsPerConnection:
+    """gunicorn's `pre_request` hook: close a kept-alive connection after its `limit`th
+    request (as nginx's `keepalive_requests`).
+
+    Each worker keeps the connections it accepted; a client's next connection goes to whichever
+    worker takes it first, the least busy one. Without a limit, eight clients' connections could
+    all stay with one worker while the other idled."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def __call__(self, _worker: Any, request: Any) -> None:
+        if request.req_number >= self.limit:
+            request.must_close = True  # answered with "Connection: close", then closed
+
+
+def run(
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    keepalive: int = 5,
+    keepalive_requests: int = 100,
+) -> None:
     """Serve until stopped; SIGTERM lets requests in flight finish first."""
     TimelineServer(
         {
@@ -84,11 +108,10 @@ def run(*, host: str, port: int, workers: int, threads: int) -> None:
             "preload_app": False,
             "graceful_timeout": 30,
             "timeout": 60,
-            # A connection serves one request: each new one goes to whichever worker accepts it
-            # first, the least busy. Kept alive, eight clients' connections could all stay with
-            # one worker while the other idled (measured: 346-390 state reads/s kept alive,
-            # 621-655/s closed; bench/RESULTS.md).
-            "keepalive": 0,
+            # Idle connections stay open `keepalive` seconds (0: one request each), and serve at
+            # most `keepalive_requests` requests (see RequestsPerConnection).
+            "keepalive": keepalive,
+            "pre_request": RequestsPerConnection(keepalive_requests),
             "control_socket_disable": True,
             "logconfig_dict": LOGGING,
             "logger_class": AppLogsRequests,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -39,6 +41,39 @@ def test_each_request_is_logged_once_as_a_json_line_with_its_request_id(tmp_path
     assert "find-me-1" not in "".join(
         line for line in log.read_text().splitlines() if not line.startswith("{")
     )
+
+
+def _ask_on_one_connection(base: str, times: int) -> list[tuple[int, str | None, bool]]:
+    """GET the state `times` times over one HTTP/1.1 connection: each answer's status, its
+    Connection header, and whether the server had closed the connection after it."""
+    address = urlsplit(base)
+    conn = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    answers = []
+    for _ in range(times):
+        conn.request("GET", "/api/organisations/cicopa/state?at=1998")
+        response = conn.getresponse()
+        response.read()
+        answers.append((response.status, response.getheader("Connection"), conn.sock is None))
+        if conn.sock is None:
+            break
+    conn.close()
+    return answers
+
+
+def test_a_connection_is_kept_alive_for_a_limited_number_of_requests(tmp_path):
+    env = environment(None)
+    with serving(env, tmp_path, "--keepalive-requests", "3") as server:
+        assert _ask_on_one_connection(server.base, 5) == [
+            (200, "keep-alive", False),
+            (200, "keep-alive", False),
+            (200, "close", True),  # the third request is the connection's last
+        ]
+
+
+def test_keepalive_zero_closes_each_connection_after_one_answer(tmp_path):
+    env = environment(None)
+    with serving(env, tmp_path, "--keepalive", "0") as server:
+        assert _ask_on_one_connection(server.base, 2) == [(200, "close", True)]
 
 
 @pytest.mark.postgres
