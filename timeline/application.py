@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -15,9 +16,19 @@ from events.organisation import Organisation, OrganisationEvent
 from timeline.config import Config
 from timeline.persistence import TimelineFactory, TimelineRecorder
 
+FOLLOW_LIMIT = 1000
+"""The most events `Timeline.organisation` reads to bring kept streams up to date; further
+behind than that, it forgets them (each is read afresh when next wanted)."""
+
 
 class Timeline(Application[UUID]):
-    """Organisations' histories as event streams, stored with `eventsourcing_sqlalchemy`."""
+    """Organisations' histories as event streams, stored with `eventsourcing_sqlalchemy`.
+
+    Streams are kept in the aggregate cache between commands. On PostgreSQL the library brings
+    a kept stream up to date when it is wanted (one query per stream). On SQLite, where every
+    writer stores in turn and the log's positions are taken in commit order, one query for the
+    events stored since the last look brings every kept stream up to date (`organisation`).
+    """
 
     name = "Timeline"
 
@@ -34,6 +45,11 @@ class Timeline(Application[UUID]):
                 "IS_SNAPSHOTTING_ENABLED": "n",
             }
         )
+        self._follows_log = self.engine.dialect.name == "sqlite"
+        if self._follows_log:
+            self.repository.fastforward = False  # see _catch_up_kept
+        self._followed: int | None = None  # the log position the kept streams reflect
+        self._kept_lock = threading.Lock()
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         """Our factory: the library's SQLAlchemy one with a configured pool."""
@@ -53,28 +69,82 @@ class Timeline(Application[UUID]):
 
     def organisation(self, slug: str) -> Organisation:
         """The organisation's stream as it stands, or a new one at version 0."""
-        try:
-            organisation = self.repository.get(Organisation.id_for(slug))
-        except AggregateNotFoundError:
-            return Organisation.start(slug)
-        assert isinstance(organisation, Organisation)
-        return organisation
+        return self.organisations([slug])[slug]
 
-    def keep(self, saved: Iterable[Organisation]) -> None:
-        """Keep streams just saved in the aggregate cache, so that the next command on them
-        need not read back and replay the events this one stored (it still asks the log for
-        any newer ones). A stream the cache already holds at its version or later is left."""
+    def organisations(self, slugs: Iterable[str]) -> dict[str, Organisation]:
+        """Each organisation's stream as it stands (a new one at version 0 if it has none)."""
+        found = {}
+        with self._kept_lock:
+            if self._follows_log:
+                self._catch_up_kept()
+            for slug in slugs:
+                try:
+                    organisation = self.repository.get(Organisation.id_for(slug))
+                except AggregateNotFoundError:
+                    organisation = Organisation.start(slug)
+                assert isinstance(organisation, Organisation)
+                found[slug] = organisation
+        return found
+
+    def _catch_up_kept(self) -> None:
+        """Bring every kept stream up to the log (SQLite): apply the events stored since the
+        last look, which are other processes' (this one's own are kept already)."""
         cache = self.repository.cache
         if cache is None:
             return
-        for stream in saved:
-            stream.collect_events()  # they are stored: none is pending any more
+        if self._followed is None or not cache.cache:
+            # Nothing kept: a stream wanted from now on is read whole.
+            self._followed = self.recorder.max_notification_id() or 0
+            return
+        stored = self.timeline_recorder.select_after(self._followed, FOLLOW_LIMIT)
+        if len(stored) == FOLLOW_LIMIT:
+            for stream_id in list(cache.cache):
+                cache.get(stream_id, evict=True)
+            self._followed = None
+            self._catch_up_kept()
+            return
+        for notification in stored:
             try:
-                if cache.get(stream.id).version >= stream.version:
-                    continue
+                kept = cache.get(notification.originator_id)
             except KeyError:
-                pass
-            cache.put(stream.id, stream)
+                continue  # not kept: read whole when wanted
+            if notification.originator_version <= kept.version:
+                continue  # stored by this process, and kept with it
+            if notification.originator_version == kept.version + 1:
+                caught_up = self.mapper.to_domain_event(notification).mutate(kept)
+                if caught_up is not kept:
+                    cache.put(notification.originator_id, caught_up)
+            else:
+                cache.get(notification.originator_id, evict=True)
+        if stored:
+            self._followed = stored[-1].id
+
+    def keep(self, saved: Iterable[Organisation]) -> None:
+        """Keep streams just saved in the aggregate cache, so that the next command on them
+        need not read back and replay the events this one stored. A stream the cache already
+        holds at its version or later is left."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        with self._kept_lock:
+            for stream in saved:
+                stream.collect_events()  # they are stored: none is pending any more
+                try:
+                    if cache.get(stream.id).version >= stream.version:
+                        continue
+                except KeyError:
+                    pass
+                cache.put(stream.id, stream)
+
+    def forget(self, streams: Iterable[str]) -> None:
+        """Drop these organisations' kept streams: the next command reads each from the log."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        with self._kept_lock:
+            for slug in streams:
+                with suppress(KeyError):
+                    cache.get(Organisation.id_for(slug), evict=True)
 
     def writers_turn(self, *slugs: str) -> AbstractContextManager[Callable[[str], bool]]:
         """Wait for these organisations' writers' turn (see `WriterTurns`): appends read,

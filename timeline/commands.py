@@ -237,6 +237,8 @@ class Commands:
             if len(accepted) > 1:
                 for request, _ in accepted:
                     self._store_in_turn([request])
+            else:  # read it afresh from the log when it is tried again
+                self.app.forget(request.organisation for request, _ in accepted)
             return
         for request, _ in accepted:
             request.outcome = Appended(request.body)
@@ -247,7 +249,7 @@ class Commands:
     ) -> tuple[list[tuple[PendingAppend, OrganisationEvent]], list[Organisation]]:
         """Record each append on its organisation's stream, in arrival order; an append that
         is refused gets its error and leaves the others be."""
-        streams: dict[str, Organisation] = {}
+        streams = self.app.organisations(dict.fromkeys(request.organisation for request in batch))
         keys: set[tuple[str, str, str]] = set()
         accepted = []
         for request in batch:
@@ -256,9 +258,7 @@ class Commands:
                 if (request.token_id, request.organisation, key) in keys:
                     continue  # unsettled: tried again after the first, it replays it
                 keys.add((request.token_id, request.organisation, key))
-            stream = streams.get(request.organisation)
-            if stream is None:
-                stream = streams[request.organisation] = self.app.organisation(request.organisation)
+            stream = streams[request.organisation]
             expected = request.expected_version
             if expected is not None and stream.version != expected:
                 request.error = VersionMismatch(request.organisation, expected, stream.version)

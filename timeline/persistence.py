@@ -216,6 +216,30 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
             for version, topic, state in rows
         ]
 
+    def select_after(self, position: int, limit: int) -> list[Notification]:
+        """Up to `limit` events stored after log position `position`, in log order (driver
+        SQL on a pooled connection)."""
+        engine = self.datastore.engine
+        assert engine is not None
+        sql = (
+            "SELECT id, originator_id, originator_version, topic, state "  # noqa: S608
+            f"FROM {self._table()} WHERE id > :after ORDER BY id LIMIT :limit"
+        )
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                driver_sql(sql, engine.dialect.name), {"after": position, "limit": limit}
+            ).all()
+        return [
+            Notification(
+                id=int(notification_id),
+                originator_id=stream if isinstance(stream, UUID) else UUID(bytes=bytes(stream)),
+                originator_version=version,
+                topic=topic,
+                state=bytes(state) if isinstance(state, memoryview) else state,
+            )
+            for notification_id, stream, version, topic, state in rows
+        ]
+
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int]:

@@ -335,3 +335,63 @@ def test_only_streams_an_append_was_stored_to_are_kept(two):
     assert cache.get(first.app.organisation("real").id).version == 1
     with pytest.raises(KeyError):
         cache.get(first.app.organisation("ghost").id)
+
+
+# Kept streams on SQLite: one look at the log brings them all up to date.
+
+
+def _event_table_selects(services: Services) -> list[str]:
+    """The SELECTs on the event table that `services` sends from now on."""
+    from sqlalchemy import event as sqlalchemy_event
+
+    table = services.app.timeline_recorder.events_table_name
+    seen: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and table in statement:
+            seen.append(statement)
+
+    sqlalchemy_event.listen(services.engine, "before_cursor_execute", before)
+    return seen
+
+
+def test_one_query_brings_every_kept_stream_up_to_date_on_sqlite(two):
+    first, second = two
+    if first.engine.dialect.name != "sqlite":
+        pytest.skip("on PostgreSQL the library asks the log for each stream")
+    for org in ("a", "b", "c"):
+        first.commands.append(org, _milestone(f"{org}1"), recorded_by="t")
+    for org in ("a", "b", "c"):  # another process appends to every stream the first keeps
+        second.commands.append(org, _milestone(f"{org}2"), recorded_by="t")
+    selects = _event_table_selects(first)
+    streams = first.app.organisations(["a", "b", "c"])
+    assert [stream.version for stream in streams.values()] == [2, 2, 2]
+    assert len(selects) == 1  # the events stored since the last look, for all three
+    assert first.commands.append("b", _milestone("b3"), recorded_by="t").event["version"] == 3
+    headlines = [e["data"]["headline"] for e in first.queries.all_events("b")]
+    assert headlines == ["b1", "b2", "b3"]
+
+
+def test_kept_streams_far_behind_the_log_are_read_afresh(two, monkeypatch):
+    first, second = two
+    monkeypatch.setattr("timeline.application.FOLLOW_LIMIT", 3)
+    first.commands.append("far", _milestone("mine"), recorded_by="t")
+    for n in range(5):
+        second.commands.append("far", _milestone(f"theirs {n}"), recorded_by="t")
+    assert first.app.organisation("far").version == 6
+    assert first.commands.append("far", _milestone("next"), recorded_by="t").event["version"] == 7
+
+
+def test_a_stream_kept_out_of_date_is_read_afresh_after_losing_a_race(two):
+    """Were a kept stream ever behind the log (a writer that did not take its turn), the
+    append that loses the race for its next version forgets it, and succeeds when tried again."""
+    first, second = two
+    first.commands.append("stale", _milestone("mine"), recorded_by="t")
+    first.app.organisation("stale")  # kept, and the log looked at
+    second.commands.append("stale", _milestone("theirs"), recorded_by="t")
+    if first.app._follows_log:  # pretend the first had seen it: its kept stream is behind
+        first.app._followed = first.app.recorder.max_notification_id()
+    else:  # PostgreSQL: the library asks the log for newer events each time; nothing to fake
+        pytest.skip("only SQLite's kept streams follow the log as a whole")
+    appended = first.commands.append("stale", _milestone("after"), recorded_by="t")
+    assert appended.event["version"] == 3
