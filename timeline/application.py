@@ -45,7 +45,9 @@ class Timeline(Application[UUID]):
                 "IS_SNAPSHOTTING_ENABLED": "n",
             }
         )
-        self._follows_log = self.engine.dialect.name == "sqlite"
+        # An SQLite file: its writers take turns (an flock), so no reader sees another's
+        # uncommitted rows. An in-memory database shares one connection between threads.
+        self._follows_log = self.timeline_recorder.turns.sqlite_path is not None
         if self._follows_log:
             self.repository.fastforward = False  # see _catch_up_kept
         self._followed: int | None = None  # the log position the kept streams reflect
@@ -114,7 +116,7 @@ class Timeline(Application[UUID]):
                 caught_up = self.mapper.to_domain_event(notification).mutate(kept)
                 if caught_up is not kept:
                     cache.put(notification.originator_id, caught_up)
-            else:
+            else:  # a gap: read the stream whole when wanted
                 cache.get(notification.originator_id, evict=True)
         if stored:
             self._followed = stored[-1].id

@@ -99,8 +99,7 @@ class WriterTurns:
         """Hold the turn of every writer (SQLite) or of the organisations' (PostgreSQL).
 
         Yields what the turn covers: whether an append to a given organisation may be stored
-        within it too (on SQLite, any; on PostgreSQL, one of the organisations this thread
-        holds)."""
+        within it too (on SQLite, any; on PostgreSQL, one of the organisations named)."""
         if self.sqlite_path is not None:
             with self._lock, self._file_lock():
                 yield _any_organisation
@@ -113,8 +112,9 @@ class WriterTurns:
             for organisation in already:
                 held[organisation] += 1
             try:
+                covers = frozenset(organisations).__contains__  # not an outer turn's
                 if not wanted:
-                    yield held.__contains__
+                    yield covers
                     return
                 # Every process takes its keys in the same (sorted) order: no deadlock.
                 keys = sorted(_advisory_key(organisation) for organisation in wanted)
@@ -125,7 +125,7 @@ class WriterTurns:
                     )
                     held.update(dict.fromkeys(wanted, 1))
                     try:
-                        yield held.__contains__
+                        yield covers
                     finally:
                         for organisation in wanted:
                             del held[organisation]
