@@ -99,11 +99,9 @@ class Timeline(Application[UUID]):
             self._followed = self.recorder.max_notification_id() or 0
             return
         stored = self.timeline_recorder.select_after(self._followed, FOLLOW_LIMIT)
-        if len(stored) == FOLLOW_LIMIT:
-            for stream_id in list(cache.cache):
-                cache.get(stream_id, evict=True)
-            self._followed = None
-            self._catch_up_kept()
+        if len(stored) == FOLLOW_LIMIT:  # far behind: forget them all, read each afresh
+            self._evict(list(cache.cache))
+            self._followed = self.recorder.max_notification_id() or 0
             return
         for notification in stored:
             try:
@@ -117,7 +115,7 @@ class Timeline(Application[UUID]):
                 if caught_up is not kept:
                     cache.put(notification.originator_id, caught_up)
             else:  # a gap: read the stream whole when wanted
-                cache.get(notification.originator_id, evict=True)
+                self._evict([notification.originator_id])
         if stored:
             self._followed = stored[-1].id
 
@@ -140,13 +138,17 @@ class Timeline(Application[UUID]):
 
     def forget(self, streams: Iterable[str]) -> None:
         """Drop these organisations' kept streams: the next command reads each from the log."""
+        with self._kept_lock:
+            self._evict([Organisation.id_for(slug) for slug in streams])
+
+    def _evict(self, stream_ids: Iterable[UUID]) -> None:
+        """Drop kept streams (the caller holds `_kept_lock`)."""
         cache = self.repository.cache
         if cache is None:
             return
-        with self._kept_lock:
-            for slug in streams:
-                with suppress(KeyError):
-                    cache.get(Organisation.id_for(slug), evict=True)
+        for stream_id in stream_ids:
+            with suppress(KeyError):
+                cache.get(stream_id, evict=True)
 
     def writers_turn(self, *slugs: str) -> AbstractContextManager[Callable[[str], bool]]:
         """Wait for these organisations' writers' turn (see `WriterTurns`): appends read,

@@ -304,14 +304,14 @@ class Commands:
         items = list(_read_import(lines, progress))
         with self.app.engine.connect() as conn:
             already = stored_ids(conn, [event_id for _, _, event_id, _ in items])
-        streams: dict[str, Organisation] = {}
+        wanted = dict.fromkeys(org for _, org, event_id, _ in items if event_id not in already)
+        streams = self.app.organisations(wanted)
         recorded = []
         for line, organisation, event_id, payload in items:
             if event_id in already:
                 continue
             already.add(event_id)
-            stream = streams.get(organisation) or self.app.organisation(organisation)
-            streams[organisation] = stream
+            stream = streams[organisation]
             try:
                 draft = parse_event(payload)
                 recorded.append(

@@ -68,6 +68,16 @@ def _stream_key(uuid: UUID, dialect: str) -> UUID | bytes:
     return uuid if dialect == "postgresql" else uuid.bytes
 
 
+def _stream_id(key: UUID | bytes) -> UUID:
+    """A stream id as the event table gives it back (see `_stream_key`)."""
+    return key if isinstance(key, UUID) else UUID(bytes=bytes(key))
+
+
+def _state(state: bytes | memoryview) -> bytes:
+    """An event's stored state as bytes (psycopg gives a memoryview)."""
+    return bytes(state) if isinstance(state, memoryview) else state
+
+
 def _any_organisation(_organisation: str) -> bool:
     """A turn that covers every organisation."""
     return True
@@ -204,41 +214,42 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
         if limit is not None:
             sql += " LIMIT :limit"
             params["limit"] = limit
-        with engine.connect() as conn:
-            rows = conn.exec_driver_sql(driver_sql(sql, engine.dialect.name), params).all()
         return [
             StoredEvent(
                 originator_id=uuid,
                 originator_version=version,
                 topic=topic,
-                state=bytes(state) if isinstance(state, memoryview) else state,
+                state=_state(state),
             )
-            for version, topic, state in rows
+            for version, topic, state in self._select(sql, params)
         ]
 
     def select_after(self, position: int, limit: int) -> list[Notification]:
-        """Up to `limit` events stored after log position `position`, in log order (driver
-        SQL on a pooled connection)."""
-        engine = self.datastore.engine
-        assert engine is not None
+        """Up to `limit` events stored after log position `position`, in log order."""
         sql = (
             "SELECT id, originator_id, originator_version, topic, state "  # noqa: S608
             f"FROM {self._table()} WHERE id > :after ORDER BY id LIMIT :limit"
         )
-        with engine.connect() as conn:
-            rows = conn.exec_driver_sql(
-                driver_sql(sql, engine.dialect.name), {"after": position, "limit": limit}
-            ).all()
         return [
             Notification(
                 id=int(notification_id),
-                originator_id=stream if isinstance(stream, UUID) else UUID(bytes=bytes(stream)),
+                originator_id=_stream_id(stream),
                 originator_version=version,
                 topic=topic,
-                state=bytes(state) if isinstance(state, memoryview) else state,
+                state=_state(state),
             )
-            for notification_id, stream, version, topic, state in rows
+            for notification_id, stream, version, topic, state in self._select(
+                sql, {"after": position, "limit": limit}
+            )
         ]
+
+    def _select(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
+        """The rows of a query written with `:name` parameters, as driver SQL on a pooled
+        connection."""
+        engine = self.datastore.engine
+        assert engine is not None
+        with engine.connect() as conn:
+            return conn.exec_driver_sql(driver_sql(sql, engine.dialect.name), params).all()
 
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any

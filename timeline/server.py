@@ -95,8 +95,8 @@ def run(
     port: int,
     workers: int,
     threads: int,
-    keepalive: int = 5,
-    keepalive_requests: int = 100,
+    keepalive: int,
+    keepalive_requests: int,
 ) -> None:
     """Serve until stopped; SIGTERM lets requests in flight finish first."""
     TimelineServer(

@@ -31,7 +31,7 @@ def test_folding_keeps_every_event_and_leaves_copies_alone():
     assert f"e{EventTypes.FOLD_AT}" not in before and before.get("e0") == "milestone"
 
 
-def test_a_deep_copy_of_a_stream_judges_amendments_on_its_own():
+def test_a_deep_copy_of_a_stream_remembers_its_own_events():
     stream = Organisation.start("copied")
     kept = copy.deepcopy(stream)
     stream._types["x"] = "founded"
