@@ -20,7 +20,6 @@ from typing import Any, Protocol
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
 from sqlalchemy import Connection, Engine, delete, exc, select, text, update
-from sqlalchemy.orm import Session
 
 from events.organisation import OrganisationEvent
 from projections.facts import facts_of
@@ -42,12 +41,12 @@ BULK = 1000
 
 
 class NotificationSource(Protocol):
-    """Where notifications come from: the application recorder's `select_notifications`."""
+    """Where notifications come from: the application recorder, read on a given connection."""
 
-    def select_notifications(
-        self, start: int | None, limit: int, stop: int | None = None, topics: Sequence[str] = ()
+    def notifications_on(
+        self, conn: Connection, start: int, limit: int, stop: int | None = None
     ) -> list[Notification]:
-        """Notifications from `start` on, in recording order."""
+        """Notifications from id `start` on (to `stop`), in recording order, read on `conn`."""
         ...  # pragma: no cover
 
 
@@ -123,34 +122,31 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         """Apply every notification not applied yet, in a transaction of its own; return the
         position reached."""
         with self.transaction(commit=True) as session:
-            position = self.catch_up_within(session, source, decoder)
+            position = self.catch_up_within(session.connection(), source, decoder)
         self.refresh_statistics()
         return position
 
     def catch_up_within(
         self,
-        session: Session,
+        conn: Connection,
         source: NotificationSource,
         decoder: EventDecoder,
-        recorded: Sequence[Notification] = (),
+        recorded: Sequence[tuple[int, OrganisationEvent]] = (),
     ) -> int:
-        """Apply every notification not applied yet inside the caller's transaction, and
+        """Apply every notification not applied yet inside the transaction on `conn`, and
         advance the tracking position with them; return the position reached.
 
-        `recorded` are notifications the caller has just inserted in this transaction: when
-        nothing else is pending before them they are applied as they are, without reading
-        them back from the log.
+        `recorded` are the events the caller has just inserted in this transaction, with their
+        notification ids: when nothing else is pending before them they are applied as they
+        are, without reading them back from the log.
         """
-        conn = session.connection()
         position = start = self._lock(conn)
-        if recorded and not _pending_before(source, position, recorded[0].id):
-            _apply(conn, recorded, decoder)
-            position = recorded[-1].id
+        if recorded and not _pending_before(conn, source, position, recorded[0][0]):
+            _apply(conn, recorded)
+            position = recorded[-1][0]
         else:
-            while notifications := source.select_notifications(
-                start=position + 1, limit=BATCH_SIZE
-            ):
-                _apply(conn, notifications, decoder)
+            while notifications := source.notifications_on(conn, position + 1, BATCH_SIZE):
+                _apply(conn, [(n.id, decoder.to_domain_event(n)) for n in notifications])
                 position = notifications[-1].id
                 if len(notifications) < BATCH_SIZE:
                     break
@@ -178,7 +174,7 @@ class ReadModel(SQLAlchemyTrackingRecorder):
             for table in READ_MODEL_TABLES:
                 conn.execute(delete(table))
             self._set_position(conn, 0)
-            position = self.catch_up_within(session, source, decoder)
+            position = self.catch_up_within(conn, source, decoder)
         self.refresh_statistics()
         return position
 
@@ -200,18 +196,21 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         return int(position[0])
 
 
-def _pending_before(source: NotificationSource, position: int, first: int) -> bool:
+def _pending_before(
+    conn: Connection, source: NotificationSource, position: int, first: int
+) -> bool:
     """True if the log holds notifications between `position` and `first` (ids can also skip
     numbers, after a rolled-back insert, so a gap alone proves nothing)."""
     if first == position + 1:
         return False
-    return bool(source.select_notifications(start=position + 1, limit=1, stop=first - 1))
+    return bool(source.notifications_on(conn, position + 1, 1, stop=first - 1))
 
 
-def _apply(conn: Connection, notifications: Iterable[Notification], decoder: EventDecoder) -> None:
+def _apply(conn: Connection, events: Iterable[tuple[int, OrganisationEvent]]) -> None:
+    """Write the rows of these events, each at its notification id."""
     writer = _Writer(conn)
-    for notification in notifications:
-        writer.apply(record_of(decoder.to_domain_event(notification), notification.id))
+    for position, event in events:
+        writer.apply(record_of(event, position))
     writer.flush()
 
 

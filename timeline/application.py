@@ -7,7 +7,12 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, suppress
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    Recording,
+)
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 from sqlalchemy import Engine
@@ -52,6 +57,17 @@ class Timeline(Application[UUID]):
             self.repository.fastforward = False  # see _catch_up_kept
         self._followed: int | None = None  # the log position the kept streams reflect
         self._kept_lock = threading.Lock()
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Record as the library does, handing the recorder the domain events too: the read
+        model is written from them, so they need not be decoded again from the rows."""
+        processing_event.saved_kwargs["recorded_events"] = processing_event.events
+        return super()._record(processing_event)
+
+    def close(self) -> None:
+        """Give back the writer connection, then close the pool."""
+        self.timeline_recorder.turns.close()
+        super().close()
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         """Our factory: the library's SQLAlchemy one with a configured pool."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import itertools
+import threading
 from uuid import uuid4
 
 import pytest
+from eventsourcing import persistence as library
 from eventsourcing.persistence import IntegrityError
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import exc
@@ -14,6 +16,7 @@ from sqlalchemy import exc
 from events.organisation import Organisation
 from events.validation import parse_event
 from projections.readmodel import driver_execute
+from timeline.persistence import _library_error
 
 
 def _milestone(headline: str, year: str = "2001") -> dict:
@@ -82,3 +85,102 @@ def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(services):
 
 def _postgres(conn) -> bool:
     return conn.dialect.name == "postgresql"
+
+
+def test_notifications_on_a_connection_answer_as_the_librarys_query(services):
+    for n in range(6):
+        services.commands.append("cicopa", _milestone(f"m{n}"), recorded_by="t")
+    recorder = services.app.timeline_recorder
+    last = recorder.max_notification_id()
+    with services.engine.connect() as conn:
+        for start, limit, stop in itertools.product(
+            (1, 3, last, last + 1), (1, 4, 100), (None, 4, last)
+        ):
+            ours = recorder.notifications_on(conn, start, limit, stop=stop)
+            theirs = recorder.select_notifications(start=start, limit=limit, stop=stop)
+            assert ours == theirs, (start, limit, stop)
+
+
+def test_appended_events_reach_the_read_model_without_being_decoded_again(services):
+    """The recorder writes the read model from the events it was given to store; only events
+    it reads back from the log (stored by someone else) are decoded."""
+
+    class NoDecoding:
+        def to_domain_event(self, notification):
+            raise AssertionError(f"decoded notification {notification.id}")
+
+    recorder = services.app.timeline_recorder
+    recorder.decoder = NoDecoding()
+    services.commands.append("cicopa", _milestone("appended"), recorded_by="t")
+    services.commands.import_lines(
+        [
+            '{"organisation": "ica", "type": "milestone", "occurred_on": "1895", '
+            '"data": {"headline": "imported"}}'
+        ]
+    )
+    assert services.read_model.position() == recorder.max_notification_id()
+    headlines = [e["data"]["headline"] for e in services.queries.all_events("cicopa")]
+    assert "appended" in headlines
+    assert services.queries.version("ica") == 1
+
+
+def test_on_an_sqlite_file_the_turns_holder_alone_gets_the_writer_connection(sqlite_url):
+    from timeline.bootstrap import build
+    from timeline.config import Config
+
+    services = build(Config(database_url=sqlite_url))
+    try:
+        turns = services.app.timeline_recorder.turns
+        assert turns.writer_connection() is None  # outside a turn
+        with turns.turn():
+            first = turns.writer_connection()
+            assert first is not None
+            with turns.turn():
+                assert turns.writer_connection() is first  # nested: the same one
+            seen_elsewhere = []
+            other = threading.Thread(
+                target=lambda: seen_elsewhere.append(turns.writer_connection())
+            )
+            other.start()
+            other.join()
+            assert seen_elsewhere == [None]  # another thread, not holding the turn
+            first.close()  # broken or closed: the next turn gets a new one
+        with turns.turn():
+            second = turns.writer_connection()
+            assert second is not None and second is not first and not second.closed
+        services.commands.append("cicopa", _milestone("after"), recorded_by="t")
+        assert services.queries.version("cicopa") == 1
+    finally:
+        services.close()
+
+
+@pytest.mark.parametrize(
+    ("theirs", "ours"),
+    [
+        (exc.IntegrityError, library.IntegrityError),
+        (exc.OperationalError, library.OperationalError),
+        (exc.ProgrammingError, library.ProgrammingError),
+        (exc.DataError, library.DataError),
+        (exc.InterfaceError, library.InterfaceError),
+        (exc.InternalError, library.InternalError),
+        (exc.NotSupportedError, library.NotSupportedError),
+        (exc.DatabaseError, library.DatabaseError),
+    ],
+)
+def test_sqlalchemy_errors_are_raised_as_the_librarys(theirs, ours):
+    error = theirs("INSERT ...", {}, Exception("driver said no"))
+    translated = _library_error(error)
+    assert type(translated) is ours
+    assert type(_library_error(exc.SQLAlchemyError("other"))) is library.PersistenceError
+
+
+def test_a_failed_write_stores_nothing_and_says_why_as_the_librarys_error(services):
+    services.commands.append("cicopa", _milestone("kept"), recorded_by="t")
+    with services.engine.begin() as conn:  # the read model cannot be written any more
+        conn.exec_driver_sql("DROP TABLE tl_events")
+    stream = services.app.organisation("cicopa")
+    event = stream.record(parse_event(_milestone("lost")), event_id=uuid4(), recorded_by="t")
+    with pytest.raises(library.PersistenceError):
+        services.app.save(event)
+    assert [e.data["headline"] for e in services.app.stream("cicopa")] == ["kept"]
+    assert services.read_model.position() == services.app.recorder.max_notification_id()
