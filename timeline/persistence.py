@@ -80,6 +80,20 @@ def _state(state: bytes | memoryview) -> bytes:
     return bytes(state) if isinstance(state, memoryview) else state
 
 
+def _notifications(rows: Sequence[Any]) -> list[Notification]:
+    """Notifications from rows of (id, originator_id, originator_version, topic, state)."""
+    return [
+        Notification(
+            id=int(notification_id),
+            originator_id=_stream_id(stream),
+            originator_version=version,
+            topic=topic,
+            state=_state(state),
+        )
+        for notification_id, stream, version, topic, state in rows
+    ]
+
+
 def _any_organisation(_organisation: str) -> bool:
     """A turn that covers every organisation."""
     return True
@@ -254,22 +268,8 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
 
     def select_after(self, position: int, limit: int) -> list[Notification]:
         """Up to `limit` events stored after log position `position`, in log order."""
-        sql = (
-            "SELECT id, originator_id, originator_version, topic, state "  # noqa: S608
-            f"FROM {self._table()} WHERE id > :after ORDER BY id LIMIT :limit"
-        )
-        return [
-            Notification(
-                id=int(notification_id),
-                originator_id=_stream_id(stream),
-                originator_version=version,
-                topic=topic,
-                state=_state(state),
-            )
-            for notification_id, stream, version, topic, state in self._select(
-                sql, {"after": position, "limit": limit}
-            )
-        ]
+        sql = f"{self._notification_columns()} WHERE id > :after ORDER BY id LIMIT :limit"
+        return _notifications(self._select(sql, {"after": position, "limit": limit}))
 
     def _select(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
         """The rows of a query written with `:name` parameters, as driver SQL: on the writer
@@ -287,25 +287,17 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
     ) -> list[Notification]:
         """Up to `limit` notifications from id `start` on (to `stop`, inclusive), in log
         order, read on `conn`: inside a transaction that stores events, its own rows too."""
-        sql = f"SELECT id, originator_id, originator_version, topic, state FROM {self._table()}"  # noqa: S608
-        sql += " WHERE id >= :start"
+        sql = f"{self._notification_columns()} WHERE id >= :start"
         params: dict[str, Any] = {"start": start, "limit": limit}
         if stop is not None:
             sql += " AND id <= :stop"
             params["stop"] = stop
         sql += " ORDER BY id LIMIT :limit"
-        return [
-            Notification(
-                id=int(notification_id),
-                originator_id=_stream_id(stream),
-                originator_version=version,
-                topic=topic,
-                state=_state(state),
-            )
-            for notification_id, stream, version, topic, state in driver_execute(
-                conn, sql, params
-            ).rows
-        ]
+        return _notifications(driver_execute(conn, sql, params).rows)
+
+    def _notification_columns(self) -> str:
+        """The start of a query for notifications, up to its WHERE clause."""
+        return f"SELECT id, originator_id, originator_version, topic, state FROM {self._table()}"  # noqa: S608
 
     def _insert_stored_events(
         self, conn: Connection, stored_events: Sequence[StoredEvent], **kwargs: Any
