@@ -184,3 +184,22 @@ def test_a_failed_write_stores_nothing_and_says_why_as_the_librarys_error(servic
         services.app.save(event)
     assert [e.data["headline"] for e in services.app.stream("cicopa")] == ["kept"]
     assert services.read_model.position() == services.app.recorder.max_notification_id()
+
+
+def test_saving_events_or_a_stream_stores_the_same_and_returns_their_recordings(services):
+    """Events alone take the service's own collection (no runtime Protocol checks); a stream
+    with pending events, or anything else, the library's."""
+    events_only = Organisation.start("by-events")
+    event = events_only.record(parse_event(_milestone("e")), event_id=uuid4(), recorded_by="t")
+    by_events = services.app.save(event)
+    stream = Organisation.start("by-stream")
+    stream.record(parse_event(_milestone("s")), event_id=uuid4(), recorded_by="t")
+    by_stream = services.app.save(stream, None)
+    assert stream.pending_events == []  # collected by the library from the stream
+    recorder = services.app.timeline_recorder
+    logged = {n.id: n.originator_id for n in recorder.select_notifications(start=1, limit=10)}
+    for recordings, slug in ((by_events, "by-events"), (by_stream, "by-stream")):
+        (recording,) = recordings
+        assert logged[recording.notification.id] == Organisation.id_for(slug)
+        assert services.queries.version(slug) == 1
+    assert services.app.save() == []
