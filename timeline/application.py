@@ -107,11 +107,17 @@ class Timeline(Application[UUID]):
         """The organisation's stream as it stands, or a new one at version 0."""
         return self.organisations([slug])[slug]
 
-    def organisations(self, slugs: Iterable[str]) -> dict[str, Organisation]:
-        """Each organisation's stream as it stands (a new one at version 0 if it has none)."""
+    def organisations(
+        self, slugs: Iterable[str], *, follow_log: bool = True
+    ) -> dict[str, Organisation]:
+        """Each organisation's stream as it stands (a new one at version 0 if it has none).
+
+        `follow_log=False` skips bringing the kept streams up to the log first (SQLite): for a
+        writer within its turn that has done so already, and whose own transaction's rows,
+        not yet committed, must not reach them."""
         found = {}
         with self._kept_lock:
-            if self._follows_log:
+            if self._follows_log and follow_log:
                 self._catch_up_kept()
             for slug in slugs:
                 try:

@@ -24,6 +24,7 @@ from projections.readmodel import stored_event_json
 from projections.tables import micros
 from timeline.application import Timeline
 from timeline.errors import IdempotencyKeyReused, ImportRejected, TooMuchContention
+from timeline.persistence import LateAppends
 from timeline.tables import idempotency_keys
 
 Json = dict[str, Any]
@@ -216,20 +217,50 @@ class Commands:
 
     def _store(self, batch: list[PendingAppend]) -> None:
         """Store a batch of appends in one turn and one transaction; settle each. Appends
-        that arrived while the turn was awaited join the batch, where the turn covers them."""
+        that arrived while the turn was awaited join the batch, where the turn covers them;
+        so do those that arrive while it is stored, up to its commit (see `_store_in_turn`)."""
         with self.app.writers_turn(*sorted({request.organisation for request in batch})) as covers:
             self.group.join(batch, covers)
-            self._store_in_turn(batch)
+            self._store_in_turn(batch, covers)
 
-    def _store_in_turn(self, batch: list[PendingAppend]) -> None:
-        """Store appends whose organisations' turn is held, in one transaction."""
-        accepted, streams = self._record(batch)
+    def _store_in_turn(
+        self, batch: list[PendingAppend], covers: Callable[[str], bool] | None = None
+    ) -> None:
+        """Store appends whose organisations' turn is held, in one transaction.
+
+        With `covers` (the turn's), appends that arrive while the transaction is open join it
+        before it commits, where the turn covers their organisation: they are added to
+        `batch`, and settled with it."""
+        streams = self.app.organisations(dict.fromkeys(request.organisation for request in batch))
+        keys: set[tuple[str, str, str]] = set()
+        accepted = self._record(batch, streams, keys)
         if not accepted:
             return
+
+        def late() -> LateAppends:
+            """The appends that arrived meanwhile, recorded on the batch's streams (and on
+            those of organisations new to it, as they stood when the turn was taken)."""
+            joining = len(batch)
+            if covers is not None:
+                self.group.join(batch, covers)
+            new = dict.fromkeys(
+                r.organisation for r in batch[joining:] if r.organisation not in streams
+            )
+            if new:
+                streams.update(self.app.organisations(new, follow_log=False))
+            joined = self._record(batch[joining:], streams, keys)
+            accepted.extend(joined)
+            return LateAppends(
+                stored=[self.app.mapper.to_stored_event(event) for _, event in joined],
+                events=[event for _, event in joined],
+                idempotency=[request.record for request, _ in joined if request.record],
+            )
+
         try:
             self.app.save(
                 *(event for _, event in accepted),
                 idempotency=[request.record for request, _ in accepted if request.record],
+                late=late,
             )
         except IntegrityError:
             # One of them lost a race (for a version or a key): store each on its own;
@@ -242,15 +273,19 @@ class Commands:
             return
         for request, _ in accepted:
             request.outcome = Appended(request.body)
-        self.app.keep(streams)
+        self.app.keep(
+            streams[organisation] for organisation in {r.organisation for r, _ in accepted}
+        )
 
     def _record(
-        self, batch: list[PendingAppend]
-    ) -> tuple[list[tuple[PendingAppend, OrganisationEvent]], list[Organisation]]:
-        """Record each append on its organisation's stream, in arrival order; an append that
-        is refused gets its error and leaves the others be."""
-        streams = self.app.organisations(dict.fromkeys(request.organisation for request in batch))
-        keys: set[tuple[str, str, str]] = set()
+        self,
+        batch: list[PendingAppend],
+        streams: dict[str, Organisation],
+        keys: set[tuple[str, str, str]],
+    ) -> list[tuple[PendingAppend, OrganisationEvent]]:
+        """Record each append on its organisation's stream (in `streams`), in arrival order;
+        an append that is refused gets its error and leaves the others be. `keys` are the
+        idempotency keys recorded in this transaction so far."""
         accepted = []
         for request in batch:
             key = request.idempotency_key
@@ -282,8 +317,7 @@ class Commands:
                     "created_at": micros(event.timestamp),
                 }
             accepted.append((request, event))
-        saved = {request.organisation: streams[request.organisation] for request, _ in accepted}
-        return accepted, list(saved.values())
+        return accepted
 
     def _prior_response(self, token_id: str, organisation: str, key: str) -> Json | None:
         column = idempotency_keys.c

@@ -15,6 +15,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -212,6 +213,16 @@ class WriterTurns:
                 self._connection = None
 
 
+@dataclass(frozen=True)
+class LateAppends:
+    """Events recorded while a transaction storing others was open, to store in it too:
+    as rows, as the domain events they were made from, and their idempotency records."""
+
+    stored: Sequence[StoredEvent]
+    events: Sequence[Any]
+    idempotency: Sequence[dict[str, Any]]
+
+
 class TimelineRecorder(SQLAlchemyApplicationRecorder):
     """Stores events; in the same transaction, the idempotency record and the read model."""
 
@@ -348,21 +359,40 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
 
         `recorded_events` (given by `Timeline.save`, in the order of `stored_events`) are the
         events the rows were made from: the read model is written from them, not from the
-        rows decoded again."""
+        rows decoded again. `late`, if given, is asked once before the commit for more
+        events to store in the same transaction (`LateAppends`); the ids returned are those
+        of `stored_events` alone."""
         assert session is None, "events are stored in a transaction of their own"
         with self.turns.turn(), self._write_transaction() as conn:
-            idempotency = kwargs.get("idempotency")
-            if idempotency:
-                conn.execute(insert(idempotency_keys), idempotency)
-            notification_ids = self._insert_stored_events(conn, stored_events)
-            if self.read_model is not None and self.decoder is not None:
-                events: Sequence[Any] = kwargs.get("recorded_events") or [
-                    self.decoder.to_domain_event(stored) for stored in stored_events
-                ]
-                recorded = list(zip(notification_ids, events, strict=True))
-                self.read_model.catch_up_within(conn, self, self.decoder, recorded)
+            events: Sequence[Any] | None = kwargs.get("recorded_events")
+            notification_ids = self._insert_with_read_model(
+                conn, stored_events, events, kwargs.get("idempotency")
+            )
+            late: Callable[[], LateAppends] | None = kwargs.get("late")
+            more = late() if late is not None else None
+            if more is not None and more.stored:
+                self._insert_with_read_model(conn, more.stored, more.events, more.idempotency)
         if self.read_model is not None:
             self.read_model.refresh_statistics()
+        return notification_ids
+
+    def _insert_with_read_model(
+        self,
+        conn: Connection,
+        stored_events: Sequence[StoredEvent],
+        events: Sequence[Any] | None,
+        idempotency: Sequence[dict[str, Any]] | None,
+    ) -> list[int]:
+        """Insert events and their idempotency records, and apply them to the read model,
+        in the transaction on `conn`; return their notification ids."""
+        if idempotency:
+            conn.execute(insert(idempotency_keys), list(idempotency))
+        notification_ids = list(self._insert_stored_events(conn, stored_events))
+        if self.read_model is not None and self.decoder is not None:
+            if not events:
+                events = [self.decoder.to_domain_event(stored) for stored in stored_events]
+            recorded = list(zip(notification_ids, events, strict=True))
+            self.read_model.catch_up_within(conn, self, self.decoder, recorded)
         return notification_ids
 
     @contextmanager

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -191,6 +192,77 @@ def test_appends_arriving_while_a_batch_waits_for_its_turn_join_it(two, monkeypa
     assert versions == [1, 2, 3, 4, 5, 6]
     stored = {event["data"]["headline"] for event in first.queries.all_events("cicopa")}
     assert stored == {"lead", "w0", "w1", "w2", "w3", "w4"}
+
+
+@contextmanager
+def _lead_storing(services: Services, appends: _Appends) -> Iterator[None]:
+    """Start an append that leads at once and then waits, inside its transaction, for another
+    connection's (SQLite's write lock, or PostgreSQL's lock on the read model's tracking
+    row); within the block, other appends arrive; after it, the transaction goes on."""
+    group = services.commands.group
+    blocker = services.engine.connect()
+    postgres = blocker.dialect.name == "postgresql"
+    blocker.exec_driver_sql(
+        "SELECT * FROM tl_tracking FOR UPDATE" if postgres else "BEGIN IMMEDIATE"
+    )
+    try:
+        appends.start("lead", _milestone("lead"))
+        _until(lambda: group.leading and group.waiting == 0, "the first append leads")
+        if postgres:
+            _until(lambda: _lock_awaited(services), "its transaction waits")
+        else:
+            time.sleep(0.3)  # SQLite's busy handler shows nowhere: ample time to get there
+        yield
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+
+def _lock_awaited(services: Services) -> bool:
+    with services.engine.connect() as conn:
+        sql = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+        return bool(conn.exec_driver_sql(sql).scalar())
+
+
+def test_appends_arriving_while_a_batch_is_stored_join_it_before_it_commits(two, monkeypatch):
+    """The leader had the turn at once and took only itself; the five that arrive while its
+    transaction is open (here: waiting for a lock) are stored in that transaction."""
+    first, _ = two
+    first.commands.append("cicopa", _milestone("first"), recorded_by="t")  # the stream is kept
+    sizes = _counting_saves(monkeypatch, first)
+    appends = _Appends(first)
+    with _lead_storing(first, appends):
+        for n in range(5):
+            appends.start(f"w{n}", _milestone(f"w{n}"))
+        _until(lambda: first.commands.group.waiting == 5, "five appends wait behind it")
+    results = appends.join()
+    assert sizes == [1]  # one save: the five were stored in the lead's transaction
+    assert sorted(result.event["version"] for result in results.values()) == [2, 3, 4, 5, 6, 7]
+    stored = [e["data"]["headline"] for e in first.queries.all_events("cicopa")]
+    assert sorted(stored) == ["first", "lead", "w0", "w1", "w2", "w3", "w4"]
+    assert first.read_model.position() == first.app.recorder.max_notification_id()
+    assert first.app.organisation("cicopa").version == 7  # the kept stream has them all
+
+
+def test_appends_join_a_batch_late_where_its_turn_covers_them(two, monkeypatch):
+    """On SQLite any append joins (an organisation new to the batch as its stream stood when
+    the turn was taken); on PostgreSQL only those to the organisations of the turn."""
+    first, second = two
+    second.commands.append("ica", _milestone("before"), recorded_by="t")  # not kept by first
+    sizes = _counting_saves(monkeypatch, first)
+    appends = _Appends(first)
+    with _lead_storing(first, appends):
+        appends.start("other", _milestone("other"), organisation="ica")
+        _until(lambda: first.commands.group.waiting == 1, "it waits")
+        appends.start("same", _milestone("same"))
+        _until(lambda: first.commands.group.waiting == 2, "it waits")
+    results = appends.join()
+    assert all(not isinstance(result, Exception) for result in results.values())
+    assert sizes == ([1, 1] if first.engine.dialect.name == "postgresql" else [1])
+    assert [e["data"]["headline"] for e in first.queries.all_events("cicopa")] == ["lead", "same"]
+    assert [e["data"]["headline"] for e in first.queries.all_events("ica")] == ["before", "other"]
+    assert results["other"].event["version"] == 2
+    assert first.read_model.position() == first.app.recorder.max_notification_id()
 
 
 def test_each_append_of_a_batch_is_judged_on_its_own(two, monkeypatch):
