@@ -218,10 +218,11 @@ class Commands:
     def _store(self, batch: list[PendingAppend]) -> None:
         """Store a batch of appends in one turn and one transaction; settle each. Appends
         that arrived while the turn was awaited join the batch, where the turn covers them;
-        so do those that arrive while it is stored, up to its commit (see `_store_in_turn`)."""
+        where the application `joins_late`, so do those that arrive while it is stored, up
+        to its commit (see `_store_in_turn`)."""
         with self.app.writers_turn(*sorted({request.organisation for request in batch})) as covers:
             self.group.join(batch, covers)
-            self._store_in_turn(batch, covers)
+            self._store_in_turn(batch, covers if self.app.joins_late else None)
 
     def _store_in_turn(
         self, batch: list[PendingAppend], covers: Callable[[str], bool] | None = None
