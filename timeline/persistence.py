@@ -29,6 +29,7 @@ from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.orm import Session
 
+from events.organisation import OrganisationEvent
 from projections.readmodel import EventDecoder, ReadModel, driver_execute, driver_sql
 from timeline.config import Config
 from timeline.tables import idempotency_keys
@@ -196,7 +197,7 @@ class WriterTurns:
 
         Only the turn's holder uses it, so it needs no pool checkout per batch: the writers'
         turn hands it on with the file's write lock. A connection that broke is replaced."""
-        if self._owner != threading.get_ident() or self._held == 0 or self.engine is None:
+        if self._owner != threading.get_ident() or self.engine is None:
             return None
         conn = self._connection
         if conn is None or conn.closed or conn.invalidated:
@@ -219,7 +220,7 @@ class LateAppends:
     as rows, as the domain events they were made from, and their idempotency records."""
 
     stored: Sequence[StoredEvent]
-    events: Sequence[Any]
+    events: Sequence[OrganisationEvent]
     idempotency: Sequence[dict[str, Any]]
 
 
@@ -364,7 +365,7 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
         of `stored_events` alone."""
         assert session is None, "events are stored in a transaction of their own"
         with self.turns.turn(), self._write_transaction() as conn:
-            events: Sequence[Any] | None = kwargs.get("recorded_events")
+            events: Sequence[OrganisationEvent] | None = kwargs.get("recorded_events")
             notification_ids = self._insert_with_read_model(
                 conn, stored_events, events, kwargs.get("idempotency")
             )
@@ -380,7 +381,7 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
         self,
         conn: Connection,
         stored_events: Sequence[StoredEvent],
-        events: Sequence[Any] | None,
+        events: Sequence[OrganisationEvent] | None,
         idempotency: Sequence[dict[str, Any]] | None,
     ) -> list[int]:
         """Insert events and their idempotency records, and apply them to the read model,
@@ -408,7 +409,7 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
             if writer is not None:
                 with writer.begin():
                     yield writer
-            elif self.turns.sqlite_path is None and self.turns.postgres is False:
+            elif not self.turns.postgres:  # in memory: the writer connection is for files
                 with self.transaction(commit=True) as session:
                     yield session.connection()
             else:
