@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from events.organisation import Organisation, OrganisationEvent
 from timeline.config import Config
-from timeline.persistence import TimelineFactory, TimelineRecorder
+from timeline.persistence import SQLiteProbes, TimelineFactory, TimelineRecorder
 
 FOLLOW_LIMIT = 1000
 """The most events `Timeline.organisation` reads to bring kept streams up to date; further
@@ -58,6 +58,8 @@ class Timeline(Application[UUID]):
             self.repository.fastforward = False  # see _catch_up_kept
         self._followed: int | None = None  # the log position the kept streams reflect
         self._kept_lock = threading.Lock()
+        self.probes = SQLiteProbes(self.engine, config.sqlite_busy_timeout)
+        """One-statement reads outside the pool, on an SQLite file (see `SQLiteProbes`)."""
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Save aggregates or events, as the library does. Given only this service's events
@@ -83,8 +85,9 @@ class Timeline(Application[UUID]):
         return super()._record(processing_event)
 
     def close(self) -> None:
-        """Give back the writer connection, then close the pool."""
+        """Give back the writer connection and the probes, then close the pool."""
         self.timeline_recorder.turns.close()
+        self.probes.close()
         super().close()
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -212,6 +214,70 @@ class WriterTurns:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+
+
+class _Probe(sqlite3.Connection):
+    """A driver connection that a WeakSet can hold (sqlite3's own cannot be referred to weakly)."""
+
+
+class SQLiteProbes:
+    """On an SQLite file, each thread's own driver connection for one-statement reads outside
+    the pool, such as the read model's position that a kept state is looked for under.
+
+    Through the pool such a read costs a checkout, SQLAlchemy's result machinery and the
+    rollback at checkin: 119 us, against 10 us on a driver connection kept by the thread
+    (measured by timeit on this machine). Outside a transaction, as these connections always
+    are, each statement reads the newest commit. A thread's connection closes when the thread
+    ends, or when `close()` is called; elsewhere than on an SQLite file there are none.
+    """
+
+    def __init__(self, engine: Engine | None, timeout: float) -> None:
+        name = engine.dialect.name if engine is not None else ""
+        path = engine.url.database if engine is not None and name == "sqlite" else None
+        self.path = path if path and path != ":memory:" and not path.startswith("file:") else None
+        self.timeout = timeout
+        self._local = threading.local()
+        self._open: weakref.WeakSet[_Probe] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def scalar(self, sql: str) -> Any:
+        """The first column of the first row of `sql` (a read), or `NotImplemented` where
+        there are no probes (not an SQLite file, or closed): ask through the pool then."""
+        conn: _Probe | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.path is None or self._closed:
+                return NotImplemented
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.timeout,
+                isolation_level=None,
+                check_same_thread=False,  # so that close() may close it from another thread
+                factory=_Probe,
+            )
+            with self._lock:
+                if self._closed:
+                    conn.close()
+                    return NotImplemented
+                self._open.add(conn)
+            self._local.conn = conn
+        try:
+            row = conn.execute(sql).fetchone()
+        except sqlite3.Error:  # closed by close() meanwhile, or broken: the pool will say
+            self._local.conn = None
+            with self._lock:
+                self._open.discard(conn)
+            conn.close()
+            return NotImplemented
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        """Close every thread's probe; later reads go through the pool."""
+        with self._lock:
+            self._closed = True
+            for conn in list(self._open):
+                conn.close()
+            self._open.clear()
 
 
 @dataclass(frozen=True)

@@ -169,32 +169,29 @@ class Queries:
         A state is a function of the question and of what the log holds, so recent answers are
         kept per process under the read model's position, read in the snapshot the answer is
         computed in: any new event anywhere moves it. On SQLite a kept answer is looked for
-        first, with one statement and no snapshot. Callers must not change the answer they
-        get.
+        first, with one statement on the thread's probe connection and no snapshot (on
+        PostgreSQL that would cost a round trip more). Callers must not change the answer
+        they get.
         """
         at_end, label = parse_at(at)
         asked = Asked(at_end, parse_known_at(known_at))
         if not is_slug(organisation):
             raise OrganisationNotFound(organisation)
         question = (organisation, at_end, label, asked.known)
-        with self.app.engine.connect() as conn:
-            if conn.dialect.name != "postgresql":
-                # On SQLite a statement costs less than a snapshot (on PostgreSQL, a round
-                # trip more): look for a kept answer before opening one.
-                position = conn.exec_driver_sql(LOG_POSITION_SQL).scalar()
-                found = self._kept((*question, int(position or 0)))
-                if found is not None:
-                    return found
-                conn.rollback()  # the snapshot begins afresh, on the same connection
-            with snapshot_on(conn) as snapshot:
-                queries = StateQueries(snapshot)
-                key = (*question, queries.log_position())
-                found = self._kept(key)
+        position = self.app.probes.scalar(LOG_POSITION_SQL)
+        if position is not NotImplemented:
+            found = self._kept((*question, int(position or 0)))
+            if found is not None:
+                return found
+        with self.app.engine.connect() as conn, snapshot_on(conn) as snapshot:
+            queries = StateQueries(snapshot)
+            key = (*question, queries.log_position())
+            found = self._kept(key)
+            if found is None:
+                found = queries.state(organisation, label, asked)
                 if found is None:
-                    found = queries.state(organisation, label, asked)
-                    if found is None:
-                        raise OrganisationNotFound(organisation)
-                    self._keep(key, found)
+                    raise OrganisationNotFound(organisation)
+                self._keep(key, found)
         return found
 
     def _kept(self, key: tuple[Any, ...]) -> Json | None:
