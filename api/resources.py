@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -12,6 +14,7 @@ from flask_smorest import Blueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.http import generate_etag, quote_etag
 
 from api.observability import APPENDED
 from api.schemas import (
@@ -182,6 +185,35 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(orjson.dumps(body), status=status, headers=headers, mimetype="application/json")
 
 
+class Renderings:
+    """The JSON and weak ETag of answers that the queries keep and give out again: the same
+    object each time, never changed (see `Queries.state`). Each is serialised and hashed once,
+    not on every request (together 7% of a kept state read's CPU, by py-spy)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._made: OrderedDict[int, tuple[Any, bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def response(self, body: Any) -> Response:
+        """`json_response(body)` with its ETag, as `conditional_reads` would have added it."""
+        with self._lock:
+            made = self._made.get(id(body))
+            if made is not None and made[0] is body:  # the id of a body it still holds
+                self._made.move_to_end(id(body))
+            else:
+                data = orjson.dumps(body)
+                made = (body, data, quote_etag(generate_etag(data), weak=True))
+                self._made[id(body)] = made
+                while len(self._made) > self.size:
+                    self._made.popitem(last=False)
+        _, data, etag = made
+        return Response(data, headers={"ETag": etag}, mimetype="application/json")
+
+
+RENDERINGS = Renderings()
+
+
 def _event_headers(body: dict[str, Any]) -> dict[str, str]:
     return {
         "Location": f"/api/organisations/{body['organisation']}/events/{body['id']}",
@@ -263,7 +295,8 @@ class State(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, org: str, **query: Any) -> Response:
         """The state at the end of `at` (default today), as known at `known_at`."""
-        return json_response(services().queries.state(org, query.get("at"), query.get("known_at")))
+        state = services().queries.state(org, query.get("at"), query.get("known_at"))
+        return RENDERINGS.response(state)
 
 
 @blp.route("/organisations/<string:org>/diff")

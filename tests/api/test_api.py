@@ -9,6 +9,7 @@ import json
 import threading
 
 import pytest
+from werkzeug.http import generate_etag
 
 from timeline.bootstrap import Services
 
@@ -289,6 +290,26 @@ def test_the_state_at_a_year_answers_as_the_contract_shows(client, history):
     )
     stale = client.get("/api/organisations/cicopa/state?at=1998", headers={"If-Match": '"0"'})
     assert stale.status_code == 412
+
+
+def test_a_states_etag_is_its_bodys_hash_and_moves_when_the_state_does(client, auth):
+    url = "/api/organisations/etagged/state?at=2001"
+    renamed = {"type": "renamed", "occurred_on": "2000", "data": {"name": "First"}}
+    assert (
+        client.post("/api/organisations/etagged/events", json=renamed, headers=auth).status_code
+        == 201
+    )
+    first, again = client.get(url), client.get(url)
+    assert first.data == again.data and first.headers["ETag"] == again.headers["ETag"]
+    assert first.headers["ETag"] == f'W/"{generate_etag(first.data)}"'
+    renamed["data"]["name"] = "Second"
+    assert (
+        client.post("/api/organisations/etagged/events", json=renamed, headers=auth).status_code
+        == 201
+    )
+    second = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert second.status_code == 200 and second.get_json()["name"] == "Second"
+    assert second.headers["ETag"] == f'W/"{generate_etag(second.data)}"' != first.headers["ETag"]
 
 
 def test_the_state_as_known_at_a_recording_time(client, history):
