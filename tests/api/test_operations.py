@@ -39,6 +39,33 @@ def test_metrics_count_requests_appends_and_the_read_models_lag(client, auth):
     assert "timeline_read_model_lag_events 0.0" in text
 
 
+def _sample(text: str, name: str, labels: str) -> float:
+    found = re.search(rf"^{name}{re.escape(labels)} (\S+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_metrics_add_up_every_request_and_its_time(client):
+    """Each request counts once, whether its metric was made already or not."""
+    listing, events = (
+        '{method="GET",route="/api/organisations"',
+        '{method="GET",route="/api/organisations/<string:org>/events"',
+    )
+    before = client.get("/metrics").get_data(as_text=True)
+    for _ in range(3):
+        client.get("/api/organisations")
+    client.get("/api/organisations/nobody-here/events")
+    after = client.get("/metrics").get_data(as_text=True)
+
+    def grew(name: str, labels: str) -> float:
+        return _sample(after, name, labels) - _sample(before, name, labels)
+
+    total = "timeline_http_requests_total"
+    assert grew(total, f'{listing},status="200"}}') == 3
+    assert grew(total, f'{events},status="404"}}') == 1
+    count = "timeline_http_request_duration_seconds_count"
+    assert grew(count, f"{listing}}}") == 3 and grew(count, f"{events}}}") == 1
+
+
 def test_oversized_request_heads_are_refused_as_problems(client):
     too_long = client.get("/api/organisations?" + "a" * 5000)
     assert (too_long.status_code, too_long.mimetype) == (414, "application/problem+json")
