@@ -243,18 +243,22 @@ class SQLiteProbes:
 
     def scalar(self, sql: str) -> Any:
         """The first column of the first row of `sql` (a read), or `NotImplemented` where
-        there are no probes (not an SQLite file, or closed): ask through the pool then."""
+        there are no probes (not an SQLite file, closed) or the probe failed: ask through the
+        pool then, which raises as the service's other reads do."""
         conn: _Probe | None = getattr(self._local, "conn", None)
         if conn is None:
             if self.path is None or self._closed:
                 return NotImplemented
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self.timeout,
-                isolation_level=None,
-                check_same_thread=False,  # so that close() may close it from another thread
-                factory=_Probe,
-            )
+            try:
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=self.timeout,
+                    isolation_level=None,
+                    check_same_thread=False,  # so that close() may close it from another thread
+                    factory=_Probe,
+                )
+            except sqlite3.Error:  # cannot be opened now: the pool will say why
+                return NotImplemented
             with self._lock:
                 if self._closed:
                     conn.close()

@@ -108,3 +108,11 @@ def test_the_service_reads_the_position_on_its_probe_and_closes_it(sqlite_url):
     assert position == services.read_model.position() > 0
     services.close()
     assert len(services.app.probes._open) == 0
+
+
+def test_a_database_that_cannot_be_opened_is_left_to_the_pool(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'no-such-folder' / 'timeline.db'}")
+    found = SQLiteProbes(engine, timeout=5)
+    assert found.scalar("SELECT 1") is NotImplemented
+    assert len(found._open) == 0
+    engine.dispose()
