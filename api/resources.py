@@ -201,9 +201,10 @@ class Renderings:
             made = self._made.get(id(body))
             if made is not None and made[0] is body:  # the id of a body it still holds
                 self._made.move_to_end(id(body))
-            else:
-                data = orjson.dumps(body)
-                made = (body, data, quote_etag(generate_etag(data), weak=True))
+        if made is None or made[0] is not body:  # made outside the lock: threads go on
+            data = orjson.dumps(body)
+            made = (body, data, quote_etag(generate_etag(data), weak=True))
+            with self._lock:
                 self._made[id(body)] = made
                 while len(self._made) > self.size:
                     self._made.popitem(last=False)

@@ -217,7 +217,11 @@ class WriterTurns:
 
 
 class _Probe(sqlite3.Connection):
-    """A driver connection that a WeakSet can hold (sqlite3's own cannot be referred to weakly)."""
+    """A driver connection that a WeakSet can hold (sqlite3's own cannot be referred to
+    weakly), with the lock its thread holds while it reads: closing a connection that
+    another thread is reading on crashes the process (seen on Python 3.11 with SQLite 3.40)."""
+
+    in_use: threading.Lock
 
 
 class SQLiteProbes:
@@ -234,7 +238,9 @@ class SQLiteProbes:
     def __init__(self, engine: Engine | None, timeout: float) -> None:
         name = engine.dialect.name if engine is not None else ""
         path = engine.url.database if engine is not None and name == "sqlite" else None
-        self.path = path if path and path != ":memory:" and not path.startswith("file:") else None
+        on_file = path and path != ":memory:" and not path.startswith("file:")
+        # Absolute, as SQLAlchemy's own connections open it, whatever the working folder.
+        self.path = os.path.abspath(path) if path and on_file else None
         self.timeout = timeout
         self._local = threading.local()
         self._open: weakref.WeakSet[_Probe] = weakref.WeakSet()
@@ -259,6 +265,7 @@ class SQLiteProbes:
                 )
             except sqlite3.Error:  # cannot be opened now: the pool will say why
                 return NotImplemented
+            conn.in_use = threading.Lock()
             with self._lock:
                 if self._closed:
                     conn.close()
@@ -266,7 +273,8 @@ class SQLiteProbes:
                 self._open.add(conn)
             self._local.conn = conn
         try:
-            row = conn.execute(sql).fetchone()
+            with conn.in_use:
+                row = conn.execute(sql).fetchone()
         except sqlite3.Error:  # closed by close() meanwhile, or broken: the pool will say
             self._local.conn = None
             with self._lock:
@@ -280,7 +288,8 @@ class SQLiteProbes:
         with self._lock:
             self._closed = True
             for conn in list(self._open):
-                conn.close()
+                with conn.in_use:  # not while its thread reads on it
+                    conn.close()
             self._open.clear()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sqlite3
 import threading
+import time
 
 import pytest
 from sqlalchemy import create_engine
@@ -115,4 +116,44 @@ def test_a_database_that_cannot_be_opened_is_left_to_the_pool(tmp_path):
     found = SQLiteProbes(engine, timeout=5)
     assert found.scalar("SELECT 1") is NotImplemented
     assert len(found._open) == 0
+    engine.dispose()
+
+
+def test_probes_close_safely_while_other_threads_read_on_them(probes):
+    """Closing a connection that another thread is reading on would crash the process."""
+    found, _ = probes
+    answers: list[object] = []
+    go = threading.Event()
+
+    def read() -> None:
+        go.wait()
+        for _ in range(3000):
+            answers.append(found.scalar("SELECT count(*) FROM t, t AS u, t AS v"))
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    go.set()
+    while len(answers) < 200:  # every reader has its probe open and is reading
+        time.sleep(0.001)
+    found.close()
+    for reader in readers:
+        reader.join()
+    assert answers[0] == 1 and answers[-1] is NotImplemented
+    assert len(found._open) == 0
+
+
+def test_a_relative_path_is_opened_where_the_engine_opens_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    engine = create_engine("sqlite:///relative.db")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        conn.exec_driver_sql("INSERT INTO t VALUES (7)")
+    found = SQLiteProbes(engine, timeout=5)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert found.scalar("SELECT max(n) FROM t") == 7
+    assert not (elsewhere / "relative.db").exists()
+    found.close()
     engine.dispose()

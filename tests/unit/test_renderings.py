@@ -32,5 +32,5 @@ def test_renderings_keep_the_most_recently_asked_up_to_their_size():
         for body in (bodies[0], bodies[1], bodies[0], bodies[2]):
             renderings.response(body)
     held = [made[0] for made in renderings._made.values()]
-    assert held == [bodies[0], bodies[2]]  # bodies[1] was the least recently asked
-    assert all(held[i] is bodies[(0, 2)[i]] for i in range(2))
+    assert len(held) == 2
+    assert held[0] is bodies[0] and held[1] is bodies[2]  # bodies[1] was asked least recently
