@@ -65,6 +65,15 @@ def _advisory_key(organisation: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def sqlite_file(engine: Engine | None) -> str | None:
+    """The file of an SQLite engine's database, as its URL names it (None for another
+    database, or an in-memory one)."""
+    if engine is None or engine.dialect.name != "sqlite":
+        return None
+    path = engine.url.database
+    return path if path and path != ":memory:" else None
+
+
 def _uuid(value: UUID | str) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
@@ -115,10 +124,8 @@ class WriterTurns:
 
     def __init__(self, engine: Engine | None) -> None:
         self.engine = engine
-        name = engine.dialect.name if engine is not None else ""
-        path = engine.url.database if engine is not None and name == "sqlite" else None
-        self.sqlite_path = path if path and path != ":memory:" else None
-        self.postgres = name == "postgresql"
+        self.sqlite_path = sqlite_file(engine)
+        self.postgres = engine is not None and engine.dialect.name == "postgresql"
         self._lock = threading.RLock()
         self._thread = threading.local()
         self._held = 0
@@ -236,11 +243,10 @@ class SQLiteProbes:
     """
 
     def __init__(self, engine: Engine | None, timeout: float) -> None:
-        name = engine.dialect.name if engine is not None else ""
-        path = engine.url.database if engine is not None and name == "sqlite" else None
-        on_file = path and path != ":memory:" and not path.startswith("file:")
-        # Absolute, as SQLAlchemy's own connections open it, whatever the working folder.
-        self.path = os.path.abspath(path) if path and on_file else None
+        path = sqlite_file(engine)
+        # Absolute, as SQLAlchemy's own connections open it, whatever the working folder
+        # (a `file:` URI is left to the pool).
+        self.path = os.path.abspath(path) if path and not path.startswith("file:") else None
         self.timeout = timeout
         self._local = threading.local()
         self._open: weakref.WeakSet[_Probe] = weakref.WeakSet()
