@@ -62,7 +62,12 @@ def parse_known_at(value: str | None) -> datetime | None:
         raise InvalidArguments(
             {"known_at": "must be an RFC 3339 timestamp with an offset, e.g. 2026-01-31T12:00:00Z"}
         )
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T01:00:00+08:00 is in year 0 in UTC
+        raise InvalidArguments(
+            {"known_at": "must fall between the years 1 and 9999 in UTC"}
+        ) from None
 
 
 def parse_limit(value: str | int | None) -> int:

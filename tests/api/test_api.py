@@ -321,7 +321,15 @@ def test_the_state_as_known_at_a_recording_time(client, history):
 
 @pytest.mark.parametrize(
     "query",
-    ["at=1998-13", "at=1998~", "at=nineteen", "known_at=yesterday", "known_at=2020-01-01T00:00:00"],
+    [
+        "at=1998-13",
+        "at=1998~",
+        "at=nineteen",
+        "known_at=yesterday",
+        "known_at=2020-01-01T00:00:00",
+        "known_at=0001-01-01T01:00:00%2B08:08",  # year 0 in UTC (found by schemathesis)
+        "known_at=9999-12-31T23:00:00-08:00",  # year 10000 in UTC
+    ],
 )
 def test_a_bad_date_parameter_is_422_naming_it(client, history, query):
     body = assert_problem(client.get(f"/api/organisations/cicopa/state?{query}"), 422)
