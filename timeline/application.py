@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import AbstractContextManager, suppress
 from typing import Any
 from uuid import UUID
@@ -30,10 +30,11 @@ behind than that, it forgets them (each is read afresh when next wanted)."""
 class Timeline(Application[UUID]):
     """Organisations' histories as event streams, stored with `eventsourcing_sqlalchemy`.
 
-    Streams are kept in the aggregate cache between commands. On PostgreSQL the library brings
-    a kept stream up to date when it is wanted (one query per stream). On SQLite, where every
-    writer stores in turn and the log's positions are taken in commit order, one query for the
-    events stored since the last look brings every kept stream up to date (`organisation`).
+    Streams are kept in the aggregate cache between commands. Where every writer stores in
+    turn and the log's positions are taken in commit order (an SQLite file, PostgreSQL), one
+    query for the events stored since the last look brings every kept stream up to date
+    (`organisations`). On an in-memory database this process is the only writer, and the
+    library brings a kept stream up to date when it is wanted.
     """
 
     name = "Timeline"
@@ -51,9 +52,9 @@ class Timeline(Application[UUID]):
                 "IS_SNAPSHOTTING_ENABLED": "n",
             }
         )
-        # An SQLite file: its writers take turns (an flock), so no reader sees another's
-        # uncommitted rows. An in-memory database shares one connection between threads.
-        self._follows_log = self.timeline_recorder.turns.sqlite_path is not None
+        # Not in memory: there one connection is shared between threads, and its readers
+        # could see a transaction's rows before it commits.
+        self._follows_log = self.timeline_recorder.turns.across_processes
         if self._follows_log:
             self.repository.fastforward = False  # see _catch_up_kept
         self._followed: int | None = None  # the log position the kept streams reflect
@@ -115,9 +116,9 @@ class Timeline(Application[UUID]):
     ) -> dict[str, Organisation]:
         """Each organisation's stream as it stands (a new one at version 0 if it has none).
 
-        `follow_log=False` skips bringing the kept streams up to the log first (SQLite): for a
-        writer within its turn that has done so already, and whose own transaction's rows,
-        not yet committed, must not reach them."""
+        `follow_log=False` skips bringing the kept streams up to the log first: for a writer
+        within its turn that has done so already, and whose own transaction's rows, not yet
+        committed, must not reach them (on SQLite it reads on the transaction's connection)."""
         found = {}
         with self._kept_lock:
             if self._follows_log and follow_log:
@@ -132,8 +133,8 @@ class Timeline(Application[UUID]):
         return found
 
     def _catch_up_kept(self) -> None:
-        """Bring every kept stream up to the log (SQLite): apply the events stored since the
-        last look, which are other processes' (this one's own are kept already)."""
+        """Bring every kept stream up to the log: apply the events stored since the last look,
+        which are other processes' (this one's own are kept already)."""
         cache = self.repository.cache
         if cache is None:
             return
@@ -193,21 +194,10 @@ class Timeline(Application[UUID]):
             with suppress(KeyError):
                 cache.get(stream_id, evict=True)
 
-    @property
-    def joins_late(self) -> bool:
-        """Whether appends that arrive while a batch's transaction is open join it.
-
-        On SQLite, where every writer takes the one turn anyway, they do. Not on PostgreSQL:
-        there each insert locks the whole event table until it commits, so a transaction kept
-        open for its own organisations' late arrivals holds back every other organisation's
-        (measured: appends to many organisations fell from 254-293/s to 239-281/s)."""
-        return not self.timeline_recorder.turns.postgres
-
-    def writers_turn(self, *slugs: str) -> AbstractContextManager[Callable[[str], bool]]:
-        """Wait for these organisations' writers' turn (see `WriterTurns`): appends read,
-        recorded and saved within it lose no race to another process. It gives what the
-        turn covers: whether an append to an organisation may be stored within it too."""
-        return self.timeline_recorder.turns.turn(*slugs)
+    def writers_turn(self) -> AbstractContextManager[None]:
+        """Wait for the writers' turn (see `WriterTurns`): appends read, recorded and saved
+        within it lose no race to another process."""
+        return self.timeline_recorder.turns.turn()
 
     def stream(self, slug: str) -> list[OrganisationEvent]:
         """Every event of the organisation, in recording order."""

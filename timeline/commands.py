@@ -76,9 +76,9 @@ class GroupCommit:
     The first waiting thread leads: it takes every append waiting (up to `limit`), stores them
     with `store` in one writers' turn and one transaction, settles each, and hands the lead to
     the next. A lone append leads at once, so it waits for no one; under load, appends that
-    queue behind a commit share the next one, and its fsync. While the leader waits for its
-    turn (another process is storing), the appends that arrive meanwhile can still `join`
-    its batch.
+    queue behind a commit share the next one, and its fsync. The appends that arrive while
+    the leader waits for its turn (another process is storing), or while it stores, can still
+    `join` its batch.
     """
 
     def __init__(self, store: Callable[[list[PendingAppend]], None], limit: int = 64) -> None:
@@ -128,23 +128,16 @@ class GroupCommit:
                     self._leading = False
                     self._changed.notify_all()
 
-    def join(self, batch: list[PendingAppend], covers: Callable[[str], bool]) -> None:
-        """Add to the leader's `batch` the appends waiting now (up to the limit, in arrival
-        order) whose organisation its writers' turn `covers`; they are settled with it."""
+    def join(self, batch: list[PendingAppend]) -> None:
+        """Add to the leader's `batch` the appends waiting now, in arrival order, up to the
+        limit; they are settled with it."""
         with self._changed:
             room = self._limit - len(batch)
-            if room <= 0 or not self._waiting:
-                return
-            joining: list[PendingAppend] = []
-            staying: list[PendingAppend] = []
-            for waiting in self._waiting:
-                if len(joining) < room and covers(waiting.organisation):
-                    waiting.taken = True
-                    joining.append(waiting)
-                else:
-                    staying.append(waiting)
-            self._waiting = staying
-            batch.extend(joining)
+            if room > 0 and self._waiting:
+                batch.extend(self._waiting[:room])
+                for joining in self._waiting[:room]:
+                    joining.taken = True
+                del self._waiting[:room]
 
 
 def check_organisation_id(organisation: str) -> None:
@@ -217,21 +210,17 @@ class Commands:
 
     def _store(self, batch: list[PendingAppend]) -> None:
         """Store a batch of appends in one turn and one transaction; settle each. Appends
-        that arrived while the turn was awaited join the batch, where the turn covers them;
-        where the application `joins_late`, so do those that arrive while it is stored, up
-        to its commit (see `_store_in_turn`)."""
-        with self.app.writers_turn(*sorted({request.organisation for request in batch})) as covers:
-            self.group.join(batch, covers)
-            self._store_in_turn(batch, covers if self.app.joins_late else None)
+        that arrived while the turn was awaited join the batch, and so do those that arrive
+        while it is stored, up to its commit (see `_store_in_turn`)."""
+        with self.app.writers_turn():
+            self.group.join(batch)
+            self._store_in_turn(batch, join_late=True)
 
-    def _store_in_turn(
-        self, batch: list[PendingAppend], covers: Callable[[str], bool] | None = None
-    ) -> None:
-        """Store appends whose organisations' turn is held, in one transaction.
+    def _store_in_turn(self, batch: list[PendingAppend], *, join_late: bool = False) -> None:
+        """Store appends in one transaction, within the writers' turn.
 
-        With `covers` (the turn's), appends that arrive while the transaction is open join it
-        before it commits, where the turn covers their organisation: they are added to
-        `batch`, and settled with it."""
+        With `join_late`, appends that arrive while the transaction is open join it before it
+        commits: they are added to `batch`, and settled with it."""
         streams = self.app.organisations(dict.fromkeys(request.organisation for request in batch))
         keys: set[tuple[str, str, str]] = set()
         accepted = self._record(batch, streams, keys)
@@ -242,8 +231,8 @@ class Commands:
             """The appends that arrived meanwhile, recorded on the batch's streams (and on
             those of organisations new to it, as they stood when the turn was taken)."""
             joining = len(batch)
-            if covers is not None:
-                self.group.join(batch, covers)
+            if join_late:
+                self.group.join(batch)
             new = dict.fromkeys(
                 r.organisation for r in batch[joining:] if r.organisation not in streams
             )

@@ -107,106 +107,114 @@ def _notifications(rows: Sequence[Any]) -> list[Notification]:
     ]
 
 
-def _any_organisation(_organisation: str) -> bool:
-    """A turn that covers every organisation."""
-    return True
-
-
 class WriterTurns:
     """Writers take turns across processes, so that none loses a race it could have waited for.
 
-    On an SQLite file every writer takes its turn (the file has one write lock anyway) through
-    an flock on a file beside the database: the kernel hands it on at once, where SQLite's own
-    busy handler sleeps and polls. On PostgreSQL, the writers of one organisation take turns
-    through a session advisory lock; other organisations go on in parallel. Turns nest within
-    a thread.
+    There is one turn for every writer of the event log, whatever organisations it writes to.
+    On an SQLite file it is an flock on a file beside the database: the kernel hands it on at
+    once, where SQLite's own busy handler sleeps and polls. On PostgreSQL it is a session
+    advisory lock, held on a pooled connection this process keeps for it (in autocommit).
+    Every insert locks the whole event table until it commits anyway (as the library's
+    recorder does, so that log positions are taken in commit order), so a turn per
+    organisation let no two commits overlap: it only added an advisory lock per organisation
+    and a query per kept stream (see `Timeline.organisations`). Appends to eight
+    organisations over HTTP ran at 156-179/s with turns per organisation, 269-286/s with this
+    one (bench/http.py, PostgreSQL, two runs each). Turns nest within a thread; an in-memory
+    database has none.
     """
 
-    def __init__(self, engine: Engine | None) -> None:
+    def __init__(self, engine: Engine | None, name: str = "events") -> None:
         self.engine = engine
         self.sqlite_path = sqlite_file(engine)
         self.postgres = engine is not None and engine.dialect.name == "postgresql"
+        self._key = _advisory_key(f"timeline writers of {name}")
         self._lock = threading.RLock()
-        self._thread = threading.local()
         self._held = 0
         self._owner: int | None = None
         self._file: int | None = None
+        self._locker: Connection | None = None
         self._connection: Connection | None = None
 
-    @contextmanager
-    def turn(self, *organisations: str) -> Iterator[Callable[[str], bool]]:
-        """Hold the turn of every writer (SQLite) or of the organisations' (PostgreSQL).
+    @property
+    def across_processes(self) -> bool:
+        """Whether the turn is taken across processes (an SQLite file or PostgreSQL): then
+        the log's positions are taken in the order of the turns."""
+        return self.sqlite_path is not None or self.postgres
 
-        Yields what the turn covers: whether an append to a given organisation may be stored
-        within it too (on SQLite, any; on PostgreSQL, one of the organisations named)."""
-        if self.sqlite_path is not None:
-            with self._lock, self._file_lock():
-                yield _any_organisation
-        elif self.postgres and self.engine is not None:
-            held: dict[str, int] = self._thread.__dict__.setdefault("held", {})
-            # A turn this thread holds already is held on another pooled connection, which a
-            # second pg_advisory_lock would wait for forever: count it instead.
-            already = set(organisations) & held.keys()
-            wanted = sorted(set(organisations) - already)
-            for organisation in already:
-                held[organisation] += 1
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Hold the writers' turn: wait for every other writer's to end, in any process."""
+        if not self.across_processes:
+            # An in-memory database: this process is the only writer, and its appends go
+            # through one GroupCommit at a time.
+            yield
+            return
+        with self._lock:
+            if self._held == 0:
+                self._take()
+                self._owner = threading.get_ident()
+            self._held += 1
             try:
-                covers = frozenset(organisations).__contains__  # not an outer turn's
-                if not wanted:
-                    yield covers
-                    return
-                # Every process takes its keys in the same (sorted) order: no deadlock.
-                keys = sorted(_advisory_key(organisation) for organisation in wanted)
-                with self.engine.connect() as conn:
-                    conn.exec_driver_sql(
-                        "SELECT pg_advisory_lock(k) FROM unnest(%(keys)s::bigint[]) AS k",
-                        {"keys": keys},
-                    )
-                    held.update(dict.fromkeys(wanted, 1))
-                    try:
-                        yield covers
-                    finally:
-                        for organisation in wanted:
-                            del held[organisation]
-                        conn.exec_driver_sql(
-                            "SELECT pg_advisory_unlock(k) FROM unnest(%(keys)s::bigint[]) AS k",
-                            {"keys": keys},
-                        )
-                        conn.commit()
+                yield
             finally:
-                for organisation in already:
-                    held[organisation] -= 1
-        else:
-            # No turns to take (an in-memory database): this process is the only writer,
-            # and its appends go through one GroupCommit at a time.
-            yield _any_organisation
+                self._held -= 1
+                if self._held == 0:
+                    self._owner = None
+                    self._hand_on()
 
-    @contextmanager
-    def _file_lock(self) -> Iterator[None]:
-        assert self.sqlite_path is not None
-        if self._held == 0:
+    def _take(self) -> None:
+        """Wait for the turn: the flock, or the advisory lock."""
+        if self.sqlite_path is not None:
             if self._file is None:
                 self._file = os.open(
                     f"{self.sqlite_path}.writer-lock", os.O_RDWR | os.O_CREAT, 0o644
                 )
             fcntl.flock(self._file, fcntl.LOCK_EX)
-            self._owner = threading.get_ident()
-        self._held += 1
+            return
         try:
-            yield
-        finally:
-            self._held -= 1
-            if self._held == 0:
-                self._owner = None
-                fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._lock_advisory()
+        except sqlalchemy.exc.DBAPIError as error:
+            self._drop_locker()
+            if not error.connection_invalidated:
+                raise
+            self._lock_advisory()  # the kept connection had broken (a restart): once more
+
+    def _lock_advisory(self) -> None:
+        if self._locker is None:
+            assert self.engine is not None
+            locker = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._locker = locker
+        # Through SQLAlchemy's error handling, which tells a broken connection.
+        self._locker.exec_driver_sql("SELECT pg_advisory_lock(%(key)s)", {"key": self._key})
+
+    def _hand_on(self) -> None:
+        """Let the next writer take the turn. Should the advisory lock's connection have
+        failed, closing it ends its session, and with it the lock."""
+        if self.sqlite_path is not None:
+            assert self._file is not None
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            return
+        assert self._locker is not None
+        try:
+            self._locker.exec_driver_sql("SELECT pg_advisory_unlock(%(key)s)", {"key": self._key})
+        except sqlalchemy.exc.DBAPIError:
+            self._drop_locker()
+
+    def _drop_locker(self) -> None:
+        """Close the advisory lock's connection for good (not back to the pool)."""
+        if self._locker is not None:
+            self._locker.invalidate()
+            self._locker.close()
+            self._locker = None
 
     def writer_connection(self) -> Connection | None:
         """On an SQLite file, the one connection this process writes with, to the thread that
-        holds the turn (None to any other thread, and on other databases).
+        holds the turn (None to any other thread, and on other databases: on PostgreSQL the
+        turn's reads and its transaction take pooled connections).
 
         Only the turn's holder uses it, so it needs no pool checkout per batch: the writers'
         turn hands it on with the file's write lock. A connection that broke is replaced."""
-        if self._owner != threading.get_ident() or self.engine is None:
+        if self.sqlite_path is None or self._owner != threading.get_ident():
             return None
         conn = self._connection
         if conn is None or conn.closed or conn.invalidated:
@@ -216,11 +224,13 @@ class WriterTurns:
         return conn
 
     def close(self) -> None:
-        """Give the writer connection back (the engine's pool closes it when disposed)."""
+        """Give the writer connection back (the engine's pool closes it when disposed), and
+        close the advisory lock's."""
         with self._lock:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+            self._drop_locker()
 
 
 class _Probe(sqlite3.Connection):
@@ -323,7 +333,8 @@ class TimelineRecorder(SQLAlchemyApplicationRecorder):
             with self._turns_made:  # one WriterTurns per recorder, even if threads race here
                 if "_turns" not in self.__dict__:
                     engine = self.datastore.engine
-                    self._turns = WriterTurns(engine if isinstance(engine, Engine) else None)
+                    engine = engine if isinstance(engine, Engine) else None
+                    self._turns = WriterTurns(engine, self._table())
         return self._turns
 
     def select_events(

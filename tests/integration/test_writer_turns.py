@@ -1,9 +1,9 @@
 """Writers take turns across processes: two services built on one database stand in for two
 processes (each has its own engine, its own lock file descriptor or advisory-lock session).
 
-On an SQLite file every writer waits for every other; on PostgreSQL only the writers of the
-same organisation do. Appends made through both services at once all succeed, none by
-losing the race for a version and retrying.
+Every writer waits for every other, whatever organisation it writes to (an flock on an SQLite
+file, an advisory lock on PostgreSQL). Appends made through both services at once all
+succeed, none by losing the race for a version and retrying.
 """
 
 from __future__ import annotations
@@ -33,18 +33,18 @@ def two(database_url: str) -> Iterator[tuple[Services, Services]]:
     second.close()
 
 
-def _entered_while_held(holder: Services, waiter: Services, held: str, wanted: str) -> bool:
-    """Whether `waiter` got `wanted`'s turn while `holder` held `held`'s (waits up to 0.5 s),
-    and, either way, that it gets the turn once the holder lets go."""
+def _entered_while_held(holder: Services, waiter: Services) -> bool:
+    """Whether `waiter` got the writers' turn while `holder` held it (waits up to 0.5 s), and,
+    either way, that it gets the turn once the holder lets go."""
     holding, release, entered = threading.Event(), threading.Event(), threading.Event()
 
     def hold() -> None:
-        with holder.app.writers_turn(held):
+        with holder.app.writers_turn():
             holding.set()
             release.wait(10)
 
     def wait() -> None:
-        with waiter.app.writers_turn(wanted):
+        with waiter.app.writers_turn():
             entered.set()
 
     holder_thread = threading.Thread(target=hold)
@@ -60,20 +60,33 @@ def _entered_while_held(holder: Services, waiter: Services, held: str, wanted: s
     return got_in_while_held
 
 
-def test_a_writer_waits_for_another_processs_turn_on_the_same_organisation(two):
+def test_a_writer_waits_for_another_processs_turn(two):
     first, second = two
-    assert not _entered_while_held(first, second, "cicopa", "cicopa")
+    assert not _entered_while_held(first, second)
+    assert not _entered_while_held(second, first)
 
 
-def test_other_organisations_wait_on_sqlite_and_go_on_in_parallel_on_postgresql(two):
+def test_a_turn_outlives_a_broken_lock_connection(two):
+    """On PostgreSQL the turn is an advisory lock on a connection each process keeps; should
+    that connection break (a restart, a terminated session), the next turn takes a new one."""
     first, second = two
-    parallel = _entered_while_held(first, second, "cicopa", "ica")
-    assert parallel == (first.engine.dialect.name == "postgresql")
+    if first.engine.dialect.name != "postgresql":
+        pytest.skip("the advisory lock's connection is PostgreSQL's")
+    with first.app.writers_turn():
+        pass
+    turns = first.app.timeline_recorder.turns
+    with second.engine.connect() as conn:
+        pid = turns._locker.connection.driver_connection.info.backend_pid
+        conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    # The kept connection is dead: the next turn takes the lock on a new one, and holds it.
+    assert not _entered_while_held(first, second)
+    appended = first.commands.append("cicopa", _milestone("after"), recorded_by="t")
+    assert appended.event["version"] == 1
 
 
 def test_turns_nest_within_a_thread(two):
     first, _ = two
-    with first.app.writers_turn("cicopa"), first.app.writers_turn("cicopa"):
+    with first.app.writers_turn(), first.app.writers_turn():
         appended = first.commands.append(
             "cicopa",
             {"type": "milestone", "occurred_on": "2001", "data": {"headline": "n"}},
@@ -180,7 +193,7 @@ def test_appends_arriving_while_a_batch_waits_for_its_turn_join_it(two, monkeypa
     sizes = _counting_saves(monkeypatch, first)
     appends = _Appends(first)
     group = first.commands.group
-    with second.app.writers_turn("cicopa"):  # another process is storing: the first waits
+    with second.app.writers_turn():  # another process is storing: the first waits
         appends.start("lead", _milestone("lead"))
         _until(lambda: group.leading and group.waiting == 0, "the first append leads")
         for n in range(5):
@@ -225,9 +238,8 @@ def _lock_awaited(services: Services) -> bool:
 
 
 def test_appends_arriving_while_a_batch_is_stored_join_it_before_it_commits(two, monkeypatch):
-    """The leader had the turn at once and took only itself; on SQLite the five that arrive
-    while its transaction is open (here: waiting for a lock) are stored in that transaction.
-    Not on PostgreSQL, where they form the next batch."""
+    """The leader had the turn at once and took only itself; the five that arrive while its
+    transaction is open (here: waiting for a lock) are stored in that transaction."""
     first, _ = two
     first.commands.append("cicopa", _milestone("first"), recorded_by="t")  # the stream is kept
     sizes = _counting_saves(monkeypatch, first)
@@ -237,9 +249,7 @@ def test_appends_arriving_while_a_batch_is_stored_join_it_before_it_commits(two,
             appends.start(f"w{n}", _milestone(f"w{n}"))
         _until(lambda: first.commands.group.waiting == 5, "five appends wait behind it")
     results = appends.join()
-    late = first.app.joins_late
-    assert late == (first.engine.dialect.name != "postgresql")
-    assert sizes == ([1] if late else [1, 5])  # [1]: the five in the lead's transaction
+    assert sizes == [1]  # one save: the five in the lead's transaction
     assert sorted(result.event["version"] for result in results.values()) == [2, 3, 4, 5, 6, 7]
     stored = [e["data"]["headline"] for e in first.queries.all_events("cicopa")]
     assert sorted(stored) == ["first", "lead", "w0", "w1", "w2", "w3", "w4"]
@@ -247,9 +257,9 @@ def test_appends_arriving_while_a_batch_is_stored_join_it_before_it_commits(two,
     assert first.app.organisation("cicopa").version == 7  # the kept stream has them all
 
 
-def test_appends_join_a_batch_late_where_its_turn_covers_them(two, monkeypatch):
-    """On SQLite any append joins (an organisation new to the batch as its stream stood when
-    the turn was taken); on PostgreSQL none joins late."""
+def test_appends_to_any_organisation_join_a_batch_late(two, monkeypatch):
+    """An organisation new to the batch joins with its stream as it stood when the turn was
+    taken (not as the transaction's own rows show it)."""
     first, second = two
     second.commands.append("ica", _milestone("before"), recorded_by="t")  # not kept by first
     sizes = _counting_saves(monkeypatch, first)
@@ -261,7 +271,7 @@ def test_appends_join_a_batch_late_where_its_turn_covers_them(two, monkeypatch):
         _until(lambda: first.commands.group.waiting == 2, "it waits")
     results = appends.join()
     assert all(not isinstance(result, Exception) for result in results.values())
-    assert sizes == ([1] if first.app.joins_late else [1, 2])
+    assert sizes == [1]
     assert [e["data"]["headline"] for e in first.queries.all_events("cicopa")] == ["lead", "same"]
     assert [e["data"]["headline"] for e in first.queries.all_events("ica")] == ["before", "other"]
     assert results["other"].event["version"] == 2
@@ -275,7 +285,7 @@ def test_each_append_of_a_batch_is_judged_on_its_own(two, monkeypatch):
     appends = _Appends(first)
     group = first.commands.group
     unknown = "00000000-0000-4000-8000-000000000000"
-    with second.app.writers_turn("cicopa"):
+    with second.app.writers_turn():
         appends.start("lead", _milestone("lead"))
         _until(lambda: group.leading and group.waiting == 0, "the first append leads")
         appends.start("fine", _milestone("fine"))
@@ -317,14 +327,14 @@ def test_each_append_of_a_batch_is_judged_on_its_own(two, monkeypatch):
     assert sizes == [4]
 
 
-def test_a_batch_is_joined_only_by_appends_its_turn_covers(two, monkeypatch):
-    """On SQLite a turn is every writer's, so any append may join; on PostgreSQL it is one
-    organisation's, and an append to another waits for a batch of its own."""
+def test_appends_to_any_organisation_join_a_batch_waiting_for_its_turn(two, monkeypatch):
+    """The turn is every writer's, whatever organisation: an append to another organisation
+    joins the batch as one to the same does."""
     first, second = two
     sizes = _counting_saves(monkeypatch, first)
     appends = _Appends(first)
     group = first.commands.group
-    with second.app.writers_turn("cicopa", "ica"):
+    with second.app.writers_turn():
         appends.start("lead", _milestone("lead"))
         _until(lambda: group.leading and group.waiting == 0, "the first append leads")
         appends.start("other", _milestone("other"), organisation="ica")
@@ -333,7 +343,7 @@ def test_a_batch_is_joined_only_by_appends_its_turn_covers(two, monkeypatch):
         _until(lambda: group.waiting == 2, "it waits")
     results = appends.join()
     assert all(not isinstance(result, Exception) for result in results.values())
-    assert sizes == ([2, 1] if first.engine.dialect.name == "postgresql" else [3])
+    assert sizes == [3]
     assert [e["data"]["headline"] for e in first.queries.all_events("cicopa")] == ["lead", "same"]
     assert [e["data"]["headline"] for e in first.queries.all_events("ica")] == ["other"]
 
@@ -342,7 +352,7 @@ def test_a_batch_that_loses_a_race_stores_each_append_on_its_own(two):
     first, second = two
     appends = _Appends(first)
     group = first.commands.group
-    with second.app.writers_turn("cicopa"):
+    with second.app.writers_turn():
         appends.start("lead", _milestone("lead"))
         _until(lambda: group.leading and group.waiting == 0, "the first append leads")
         appends.start("keyed", _milestone("keyed"), idempotency_key="k-1", token_id="tok")
@@ -412,7 +422,7 @@ def test_only_streams_an_append_was_stored_to_are_kept(two):
         cache.get(first.app.organisation("ghost").id)
 
 
-# Kept streams on SQLite: one look at the log brings them all up to date.
+# Kept streams: one look at the log brings them all up to date.
 
 
 def _event_table_selects(services: Services) -> list[str]:
@@ -430,10 +440,8 @@ def _event_table_selects(services: Services) -> list[str]:
     return seen
 
 
-def test_one_query_brings_every_kept_stream_up_to_date_on_sqlite(two):
+def test_one_query_brings_every_kept_stream_up_to_date(two):
     first, second = two
-    if first.engine.dialect.name != "sqlite":
-        pytest.skip("on PostgreSQL the library asks the log for each stream")
     for org in ("a", "b", "c"):
         first.commands.append(org, _milestone(f"{org}1"), recorded_by="t")
     for org in ("a", "b", "c"):  # another process appends to every stream the first keeps
@@ -464,9 +472,7 @@ def test_a_stream_kept_out_of_date_is_read_afresh_after_losing_a_race(two):
     first.commands.append("stale", _milestone("mine"), recorded_by="t")
     first.app.organisation("stale")  # kept, and the log looked at
     second.commands.append("stale", _milestone("theirs"), recorded_by="t")
-    if first.app._follows_log:  # pretend the first had seen it: its kept stream is behind
-        first.app._followed = first.app.recorder.max_notification_id()
-    else:  # PostgreSQL: the library asks the log for newer events each time; nothing to fake
-        pytest.skip("only SQLite's kept streams follow the log as a whole")
+    # Pretend the first had seen it: its kept stream is behind.
+    first.app._followed = first.app.recorder.max_notification_id()
     appended = first.commands.append("stale", _milestone("after"), recorded_by="t")
     assert appended.event["version"] == 3
