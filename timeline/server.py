@@ -6,14 +6,17 @@ The app is named by its import string so that `timeline/` never imports `api/`.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from typing import Any
 
+import gunicorn.util
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from gunicorn.workers.gthread import ThreadWorker
 
 from timeline.logs import logging_config
 
@@ -29,6 +32,33 @@ class AppLogsRequests(Logger):  # type: ignore[misc]
 
     def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
         """Nothing: see `api.observability`."""
+
+
+def write_problem(sock: Any, status: int, reason: str, detail: str) -> None:
+    """gunicorn's own refusal of a request it could not read, as problem details (RFC 9457)
+    like every other error of the service, where gunicorn would send an HTML page."""
+    body = json.dumps(
+        {"type": "about:blank", "title": reason, "status": status, "detail": detail},
+        ensure_ascii=False,
+    ).encode("utf-8")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/problem+json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn.util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+class ProblemWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's threaded worker, whose refusals of requests it cannot parse (a bad request
+    line, oversized headers: the app never sees them) are problem+json, not HTML.
+
+    gunicorn writes those answers through `gunicorn.util.write_error`, called by name from
+    `Worker.handle_error` and nowhere else; each worker process of ours answers with
+    `write_problem` instead."""
+
+    def init_process(self) -> None:
+        gunicorn.util.write_error = write_problem
+        super().init_process()
 
 
 def load_wsgi_app(target: str = WSGI_FACTORY) -> Callable[..., Any]:
@@ -104,7 +134,7 @@ def run(
             "bind": f"{host}:{port}",
             "workers": workers,
             "threads": threads,
-            "worker_class": "gthread",
+            "worker_class": f"{__name__}.ProblemWorker",  # gthread's, with problem+json
             "preload_app": False,
             "graceful_timeout": 30,
             "timeout": 60,

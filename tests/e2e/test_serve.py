@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 from urllib.parse import urlsplit
 
 import pytest
@@ -74,6 +75,43 @@ def test_keepalive_zero_closes_each_connection_after_one_answer(tmp_path):
     env = environment(None)
     with serving(env, tmp_path, "--keepalive", "0") as server:
         assert _ask_on_one_connection(server.base, 2) == [(200, "close", True)]
+
+
+def _raw_answer(base: str, raw: bytes) -> tuple[int, str, dict]:
+    """Send `raw` bytes as a request and read the whole answer: its status, its content type,
+    and its JSON body."""
+    address = urlsplit(base)
+    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+        sock.sendall(raw)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    assert int(headers["Content-Length"]) == len(body)
+    return int(status_line.split()[1]), headers["Content-Type"], json.loads(body)
+
+
+UNREADABLE = {
+    "not HTTP": (b"NOT HTTP AT ALL\r\n\r\n", 400),
+    "HTTP/9.9": (b"GET /api/organisations HTTP/9.9\r\nHost: x\r\n\r\n", 400),
+    "a bad header name": (b"GET /api/organisations HTTP/1.1\r\nBad Header: x\r\n\r\n", 400),
+    "a long request line": (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    "a huge header": (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n", 431),
+}
+"""Requests that gunicorn refuses before the app sees them, with the status it gives."""
+
+
+def test_a_request_the_server_cannot_read_is_refused_as_problem_details(tmp_path):
+    env = environment(None)
+    with serving(env, tmp_path) as server:
+        for case, (raw, status) in UNREADABLE.items():
+            got, content_type, body = _raw_answer(server.base, raw)
+            assert (got, content_type) == (status, "application/problem+json"), case
+            assert body["status"] == status and body["type"] == "about:blank", case
+            assert body["title"] and body["detail"], case
+        assert server.get("/api/organisations/cicopa/state?at=1998").status == 200
 
 
 @pytest.mark.postgres
