@@ -14,9 +14,10 @@ import hashlib
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -59,9 +60,14 @@ def _in_transaction() -> bool:
     return True
 
 
-def _advisory_key(organisation: str) -> int:
-    """The organisation's advisory lock key: 64 bits of a hash of its id."""
-    digest = hashlib.blake2b(organisation.encode(), digest_size=8).digest()
+LOCKER_IDLE = 300.0
+"""Seconds after which the connection kept for the writers' advisory lock is renewed before
+its next use: the pool pings connections at checkout only, and this one stays checked out."""
+
+
+def _advisory_key(name: str) -> int:
+    """An advisory lock key: 64 bits of a hash of `name`."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -133,6 +139,7 @@ class WriterTurns:
         self._owner: int | None = None
         self._file: int | None = None
         self._locker: Connection | None = None
+        self._locker_used = 0.0
         self._connection: Connection | None = None
 
     @property
@@ -177,15 +184,28 @@ class WriterTurns:
             self._drop_locker()
             if not error.connection_invalidated:
                 raise
-            self._lock_advisory()  # the kept connection had broken (a restart): once more
+            try:  # the kept connection had broken (a restart): once more, on a new one
+                self._lock_advisory()
+            except Exception:
+                self._drop_locker()
+                raise
+        except Exception:
+            self._drop_locker()
+            raise
 
     def _lock_advisory(self) -> None:
-        if self._locker is None:
+        locker = self._locker
+        idle = time.monotonic() - self._locker_used
+        if locker is not None and (locker.invalidated or locker.closed or idle > LOCKER_IDLE):
+            self._drop_locker()  # not pinged by the pool while kept: renewed when idle long
+            locker = None
+        if locker is None:
             assert self.engine is not None
             locker = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             self._locker = locker
         # Through SQLAlchemy's error handling, which tells a broken connection.
-        self._locker.exec_driver_sql("SELECT pg_advisory_lock(%(key)s)", {"key": self._key})
+        locker.exec_driver_sql("SELECT pg_advisory_lock(%(key)s)", {"key": self._key})
+        self._locker_used = time.monotonic()
 
     def _hand_on(self) -> None:
         """Let the next writer take the turn. Should the advisory lock's connection have
@@ -197,15 +217,18 @@ class WriterTurns:
         assert self._locker is not None
         try:
             self._locker.exec_driver_sql("SELECT pg_advisory_unlock(%(key)s)", {"key": self._key})
-        except sqlalchemy.exc.DBAPIError:
+        except Exception:
             self._drop_locker()
+        else:
+            self._locker_used = time.monotonic()
 
     def _drop_locker(self) -> None:
         """Close the advisory lock's connection for good (not back to the pool)."""
         if self._locker is not None:
-            self._locker.invalidate()
-            self._locker.close()
-            self._locker = None
+            locker, self._locker = self._locker, None
+            with suppress(Exception):  # already broken, perhaps: it goes all the same
+                locker.invalidate()
+                locker.close()
 
     def writer_connection(self) -> Connection | None:
         """On an SQLite file, the one connection this process writes with, to the thread that

@@ -37,6 +37,7 @@ class AppLogsRequests(Logger):  # type: ignore[misc]
 def write_problem(sock: Any, status: int, reason: str, detail: str) -> None:
     """gunicorn's own refusal of a request it could not read, as problem details (RFC 9457)
     like every other error of the service, where gunicorn would send an HTML page."""
+    detail = detail or "the server could not answer this request"  # gunicorn gives a 500 none
     body = json.dumps(
         {"type": "about:blank", "title": reason, "status": status, "detail": detail},
         ensure_ascii=False,

@@ -96,6 +96,7 @@ def _raw_answer(base: str, raw: bytes) -> tuple[int, str, dict]:
 UNREADABLE = {
     "not HTTP": (b"NOT HTTP AT ALL\r\n\r\n", 400),
     "HTTP/9.9": (b"GET /api/organisations HTTP/9.9\r\nHost: x\r\n\r\n", 400),
+    "a method not in ASCII": ("GÉT / HTTP/1.1\r\nHost: x\r\n\r\n".encode("latin-1"), 400),
     "a bad header name": (b"GET /api/organisations HTTP/1.1\r\nBad Header: x\r\n\r\n", 400),
     "a long request line": (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
     "a huge header": (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n", 431),
@@ -111,6 +112,9 @@ def test_a_request_the_server_cannot_read_is_refused_as_problem_details(tmp_path
             assert (got, content_type) == (status, "application/problem+json"), case
             assert body["status"] == status and body["type"] == "about:blank", case
             assert body["title"] and body["detail"], case
+        assert (
+            "GÉT" in _raw_answer(server.base, UNREADABLE["a method not in ASCII"][0])[2]["detail"]
+        )
         assert server.get("/api/organisations/cicopa/state?at=1998").status == 200
 
 

@@ -66,32 +66,80 @@ def test_a_writer_waits_for_another_processs_turn(two):
     assert not _entered_while_held(second, first)
 
 
-def test_a_turn_outlives_a_broken_lock_connection(two):
+def _locker_pid(services: Services) -> int:
+    """The PostgreSQL backend of the connection `services` keeps for the writers' lock."""
+    locker = services.app.timeline_recorder.turns._locker
+    assert locker is not None
+    return int(locker.connection.driver_connection.info.backend_pid)
+
+
+def _terminate(services: Services, pid: int) -> None:
+    with services.engine.connect() as conn:
+        conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+
+
+@pytest.fixture
+def two_on_postgres(two):
+    if two[0].engine.dialect.name != "postgresql":
+        pytest.skip("the advisory lock's connection is PostgreSQL's")
+    return two
+
+
+def test_a_turn_outlives_a_broken_lock_connection(two_on_postgres):
     """On PostgreSQL the turn is an advisory lock on a connection each process keeps; should
     that connection break (a restart, a terminated session), the next turn takes a new one."""
-    first, second = two
-    if first.engine.dialect.name != "postgresql":
-        pytest.skip("the advisory lock's connection is PostgreSQL's")
+    first, second = two_on_postgres
     with first.app.writers_turn():
         pass
-    turns = first.app.timeline_recorder.turns
-    with second.engine.connect() as conn:
-        pid = turns._locker.connection.driver_connection.info.backend_pid
-        conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    _terminate(second, _locker_pid(first))
     # The kept connection is dead: the next turn takes the lock on a new one, and holds it.
     assert not _entered_while_held(first, second)
     appended = first.commands.append("cicopa", _milestone("after"), recorded_by="t")
     assert appended.event["version"] == 1
 
 
+def test_a_turn_whose_lock_connection_breaks_while_held_ends_cleanly(two_on_postgres):
+    """The unlock fails on a dead connection; its session, and with it the lock, is gone
+    anyway: the turn ends without an error, and the next one is taken as usual."""
+    first, second = two_on_postgres
+    with first.app.writers_turn():
+        _terminate(second, _locker_pid(first))
+    assert first.app.timeline_recorder.turns._locker is None  # dropped, not kept broken
+    assert not _entered_while_held(second, first)  # the other process is not held up
+    assert not _entered_while_held(first, second)  # and this one still takes turns
+    appended = first.commands.append("cicopa", _milestone("after"), recorded_by="t")
+    assert appended.event["version"] == 1
+
+
+def test_a_lock_connection_idle_for_long_is_renewed(two_on_postgres, monkeypatch):
+    first, second = two_on_postgres
+    with first.app.writers_turn():
+        pass
+    kept = _locker_pid(first)
+    with first.app.writers_turn():
+        pass
+    assert _locker_pid(first) == kept  # used again at once
+    monkeypatch.setattr("timeline.persistence.LOCKER_IDLE", 0.0)
+    assert not _entered_while_held(first, second)
+    assert _locker_pid(first) != kept  # idle too long: a new connection holds the lock
+
+
 def test_turns_nest_within_a_thread(two):
-    first, _ = two
-    with first.app.writers_turn(), first.app.writers_turn():
-        appended = first.commands.append(
-            "cicopa",
-            {"type": "milestone", "occurred_on": "2001", "data": {"headline": "n"}},
-            recorded_by="t",
-        )
+    first, second = two
+    entered = threading.Event()
+
+    def wait() -> None:
+        with second.app.writers_turn():
+            entered.set()
+
+    with first.app.writers_turn():
+        with first.app.writers_turn():
+            appended = first.commands.append("cicopa", _milestone("n"), recorded_by="t")
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        assert not entered.wait(0.5)  # the inner turn's end did not end the outer one
+    waiter.join(10)
+    assert entered.is_set()
     assert appended.event["version"] == 1
 
 
@@ -233,7 +281,10 @@ def _lead_storing(services: Services, appends: _Appends) -> Iterator[None]:
 
 def _lock_awaited(services: Services) -> bool:
     with services.engine.connect() as conn:
-        sql = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+        sql = (
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid IN "
+            "(SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
+        )
         return bool(conn.exec_driver_sql(sql).scalar())
 
 
