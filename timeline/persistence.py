@@ -178,20 +178,18 @@ class WriterTurns:
                 )
             fcntl.flock(self._file, fcntl.LOCK_EX)
             return
-        try:
-            self._lock_advisory()
-        except sqlalchemy.exc.DBAPIError as error:
-            self._drop_locker()
-            if not error.connection_invalidated:
-                raise
-            try:  # the kept connection had broken (a restart): once more, on a new one
+        for attempt in (1, 2):
+            try:
                 self._lock_advisory()
-            except Exception:
-                self._drop_locker()
-                raise
-        except Exception:
-            self._drop_locker()
-            raise
+                return
+            except Exception as error:
+                self._drop_locker()  # never kept half-broken
+                broken = isinstance(error, sqlalchemy.exc.DBAPIError) and (
+                    error.connection_invalidated
+                )
+                if attempt == 2 or not broken:
+                    raise
+                # The kept connection had broken (a restart): once more, on a new one.
 
     def _lock_advisory(self) -> None:
         locker = self._locker

@@ -107,14 +107,14 @@ UNREADABLE = {
 def test_a_request_the_server_cannot_read_is_refused_as_problem_details(tmp_path):
     env = environment(None)
     with serving(env, tmp_path) as server:
+        details = {}
         for case, (raw, status) in UNREADABLE.items():
             got, content_type, body = _raw_answer(server.base, raw)
             assert (got, content_type) == (status, "application/problem+json"), case
             assert body["status"] == status and body["type"] == "about:blank", case
             assert body["title"] and body["detail"], case
-        assert (
-            "GÉT" in _raw_answer(server.base, UNREADABLE["a method not in ASCII"][0])[2]["detail"]
-        )
+            details[case] = body["detail"]
+        assert "GÉT" in details["a method not in ASCII"]  # Content-Length counts its bytes
         assert server.get("/api/organisations/cicopa/state?at=1998").status == 200
 
 
