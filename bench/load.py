@@ -109,7 +109,7 @@ def main() -> None:
         "--levels", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 8, 16, 32]
     )
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--results", default=str(HERE / "RESULTS.md"))

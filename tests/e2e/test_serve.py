@@ -5,6 +5,8 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -151,3 +153,79 @@ def test_appends_and_questions_over_http_on_postgres(tmp_path, postgres_url):
         assert created.json()["recorded_by"] == "e2e writer"
     exported = cli(["export"], env, tmp_path).stdout.splitlines()
     assert [json.loads(line)["id"] for line in exported] == [created.json()["id"]]
+
+
+def _read_answer(reader) -> tuple[int, bytes]:
+    """One HTTP/1.1 answer with a Content-Length from a socket's file: its status and body."""
+    status = int(reader.readline().split()[1])
+    length = 0
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+    return status, reader.read(length)
+
+
+def test_a_kept_alive_connection_is_answered_whatever_the_pause_between_requests(tmp_path):
+    # A thread waits a moment on the connection it answered (timeline.server.TimelineWorker):
+    # requests sent at once, within that moment, or after it are each answered, in order.
+    env = environment(None)
+    with serving(env, tmp_path, "--workers", "1", "--threads", "2") as server:
+        address = urlsplit(server.base)
+        with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+            reader = sock.makefile("rb")
+            years = []
+            for pause, year in ((0, 1998), (0.0005, 2005), (0.005, 2010), (0.2, 2017)):
+                time.sleep(pause)
+                sock.sendall(
+                    f"GET /api/organisations/cicopa/state?at={year} HTTP/1.1\r\n"
+                    "Host: x\r\n\r\n".encode()
+                )
+                years.append(year)
+            # Two requests in one packet: the second is read along with the first.
+            sock.sendall(
+                b"GET /api/organisations/cicopa/state?at=1990 HTTP/1.1\r\nHost: x\r\n\r\n"
+                b"GET /api/organisations/cicopa/state?at=2000 HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
+            years += [1990, 2000]
+            answers = [_read_answer(reader) for _ in years]
+    assert [status for status, _ in answers] == [200] * len(years)
+    assert [json.loads(body)["at"] for _, body in answers] == [str(y) for y in years]
+
+
+def test_a_thread_lingering_on_a_busy_connection_lets_another_connection_in(tmp_path):
+    # One thread in all; one client asks without a pause, another asks once. The second is
+    # answered after at most the request in progress and one more, not after a run of them.
+    env = environment(None)
+    with serving(env, tmp_path, "--workers", "1", "--threads", "1") as server:
+        address = urlsplit(server.base)
+        busy = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+        answered = 0
+        stop = threading.Event()
+
+        def ask_without_pause() -> None:
+            nonlocal answered
+            while not stop.is_set():
+                busy.request("GET", "/api/organisations/cicopa/state?at=1998")
+                busy.getresponse().read()
+                answered += 1
+
+        asker = threading.Thread(target=ask_without_pause)
+        asker.start()
+        try:
+            while answered < 20:  # the busy client's requests come one after another
+                time.sleep(0.01)
+            other = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+            other.request("GET", "/api/organisations/cicopa/state?at=2000")
+            assert other.getresponse().read()
+            time.sleep(0.05)  # kept alive, back on the worker's poller
+            before = answered
+            other.request("GET", "/api/organisations/cicopa/state?at=2005")
+            assert other.getresponse().status == 200
+            meanwhile = answered - before
+            other.close()
+        finally:
+            stop.set()
+            asker.join(timeout=30)
+            busy.close()
+    assert meanwhile <= 2, f"{meanwhile} answers to the busy connection came first"
