@@ -29,6 +29,7 @@ class Config:
     max_overflow: int = 10
     pool_timeout: int = 30
     sqlite_busy_timeout: int = 30
+    sqlite_mmap_size: int = 256 * 1024 * 1024
     aggregate_cache_size: int = 500
 
     @classmethod
@@ -42,6 +43,7 @@ class Config:
             max_overflow=_int(env, "TIMELINE_DB_MAX_OVERFLOW", 10),
             pool_timeout=_int(env, "TIMELINE_DB_POOL_TIMEOUT", 30),
             sqlite_busy_timeout=_int(env, "TIMELINE_SQLITE_BUSY_TIMEOUT", 30),
+            sqlite_mmap_size=_int(env, "TIMELINE_SQLITE_MMAP_SIZE", 256 * 1024 * 1024),
             aggregate_cache_size=_int(env, "TIMELINE_AGGREGATE_CACHE_SIZE", 500),
         )
 

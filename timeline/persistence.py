@@ -29,7 +29,7 @@ from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore, transactions
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, Engine, event, insert
 from sqlalchemy.orm import Session
 
 from events.organisation import OrganisationEvent
@@ -565,6 +565,8 @@ class TimelineFactory(SQLAlchemyFactory):
         InfrastructureFactory.__init__(self, env)
         self._schema_name = None
         self.datastore = SQLAlchemyDatastore(url=config.database_url, **engine_options(config))
+        if config.is_sqlite:
+            event.listen(self.engine, "connect", _map_sqlite(config.sqlite_mmap_size))
 
     @property
     def engine(self) -> Engine:
@@ -576,6 +578,26 @@ class TimelineFactory(SQLAlchemyFactory):
     def close(self) -> None:
         """Close the pool's connections."""
         self.engine.dispose()
+
+
+def _map_sqlite(size: int) -> Callable[[Any, Any], None]:
+    """A connect hook that has SQLite read the database file through a memory map of up to
+    `size` bytes (0: through its page cache only).
+
+    A connection's page cache is emptied whenever another process has written to the
+    database, so with two or more server processes every batch of appends read its pages
+    afresh, each with a system call and a copy, and more of them as the file grew; through
+    the map a page is read where it lies. Appends over HTTP from 8 clients to a database
+    that grew to 50,000 events ran about 14% faster with it (bench/RESULTS.md, 2026-12-02)."""
+
+    def map_file(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA mmap_size={int(size)}")
+        finally:
+            cursor.close()
+
+    return map_file
 
 
 @contextmanager

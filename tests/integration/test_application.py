@@ -387,3 +387,30 @@ def test_seeding_twice_adds_nothing(services):
 
         rows = conn.execute(select(func.count()).select_from(event_versions)).scalar_one()
     assert rows >= first.imported
+
+
+@pytest.mark.parametrize("size", [Config.sqlite_mmap_size, 4096 * 1000, 0])
+def test_an_sqlite_file_is_read_through_a_memory_map_of_the_configured_size(sqlite_url, size):
+    built = build(Config(database_url=sqlite_url, sqlite_mmap_size=size))
+    try:
+        built.commands.append(  # the writer's connection, and a reader's, are both mapped
+            "cicopa",
+            {"type": "milestone", "occurred_on": "2001", "data": {"headline": "m"}},
+            recorded_by="t",
+        )
+        with built.app.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == size
+        writer = built.app.timeline_recorder.turns
+        with writer.turn():
+            connection = writer.writer_connection()
+            assert connection is not None
+            assert connection.exec_driver_sql("PRAGMA mmap_size").scalar() == size
+    finally:
+        built.close()
+
+
+def test_the_memory_map_size_is_read_from_the_environment():
+    assert Config.from_env({}).sqlite_mmap_size == 256 * 1024 * 1024
+    assert Config.from_env({"TIMELINE_SQLITE_MMAP_SIZE": "0"}).sqlite_mmap_size == 0
+    with pytest.raises(ValueError, match="TIMELINE_SQLITE_MMAP_SIZE must be a whole number"):
+        Config.from_env({"TIMELINE_SQLITE_MMAP_SIZE": "lots"})
