@@ -588,7 +588,7 @@ def _map_sqlite(size: int) -> Callable[[Any, Any], None]:
     database, so with two or more server processes every batch of appends read its pages
     afresh, each with a system call and a copy, and more of them as the file grew; through
     the map a page is read where it lies. Appends over HTTP from 8 clients to a database
-    that grew to 50,000 events ran about 14% faster with it (bench/RESULTS.md, 2026-12-02)."""
+    that grew to about 40,000 events ran about 14% faster with it (bench/RESULTS.md, 2026-12-02)."""
 
     def map_file(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
