@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DATABASE_FILE = "timeline.db"
+DEFAULT_SQLITE_MMAP_SIZE = 256 * 1024 * 1024
 
 
 def _int(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -20,6 +21,13 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
 
 
+def _size(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(environ, name, default)
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more, not {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the service reads from its environment."""
@@ -29,7 +37,7 @@ class Config:
     max_overflow: int = 10
     pool_timeout: int = 30
     sqlite_busy_timeout: int = 30
-    sqlite_mmap_size: int = 256 * 1024 * 1024
+    sqlite_mmap_size: int = DEFAULT_SQLITE_MMAP_SIZE
     aggregate_cache_size: int = 500
 
     @classmethod
@@ -43,7 +51,7 @@ class Config:
             max_overflow=_int(env, "TIMELINE_DB_MAX_OVERFLOW", 10),
             pool_timeout=_int(env, "TIMELINE_DB_POOL_TIMEOUT", 30),
             sqlite_busy_timeout=_int(env, "TIMELINE_SQLITE_BUSY_TIMEOUT", 30),
-            sqlite_mmap_size=_int(env, "TIMELINE_SQLITE_MMAP_SIZE", 256 * 1024 * 1024),
+            sqlite_mmap_size=_size(env, "TIMELINE_SQLITE_MMAP_SIZE", DEFAULT_SQLITE_MMAP_SIZE),
             aggregate_cache_size=_int(env, "TIMELINE_AGGREGATE_CACHE_SIZE", 500),
         )
 

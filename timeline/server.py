@@ -73,8 +73,8 @@ class TimelineWorker(ThreadWorker):  # type: ignore[misc]
     core. Here the thread that answered waits up to `LINGER_SECONDS` for the same client's
     next request and answers it itself. It does so only while no other connection waits for a
     thread, and for at most `LINGER_REQUESTS` requests in a row. A client slower than that,
-    and every connection of a stopping worker, goes back to the poller as before. Appends
-    over HTTP from 8 clients ran about 10% faster (bench/RESULTS.md, 2026-12-02).
+    and every connection of a stopping worker, goes back to the poller as before. A/B runs
+    are in bench/RESULTS.md (2026-12-02).
     """
 
     def init_process(self) -> None:
@@ -103,20 +103,24 @@ class TimelineWorker(ThreadWorker):  # type: ignore[misc]
 
     def _next_request_comes(self, conn: Any) -> bool:
         """Whether the client's next request on `conn` is here or arrives within the linger,
-        with the worker running and no other connection waiting for a thread."""
-        if not self.alive or conn.is_http2:
+        with the worker running and no other connection waiting for a thread (before the
+        linger, and again after it: one that came meanwhile goes first)."""
+        if not self.alive or self._others_wait():
             return False
-        with self._queued_lock:
-            if self._queued > 0:
-                return False
         if conn.parser.unreader.buf.getvalue():  # read already, behind the last request
             return True
         poll = select.poll()
         try:
             poll.register(conn.sock, select.POLLIN)
-            return bool(poll.poll(LINGER_SECONDS * 1000))
-        except (OSError, ValueError):  # closed meanwhile: gthread closes it
+            arrived = bool(poll.poll(LINGER_SECONDS * 1000))
+        except (OSError, ValueError):  # not pollable: gthread's own path deals with it
             return False
+        return arrived and self.alive and not self._others_wait()
+
+    def _others_wait(self) -> bool:
+        """Whether a connection handed to the thread pool waits for a thread."""
+        with self._queued_lock:
+            return self._queued > 0
 
 
 def load_wsgi_app(target: str = WSGI_FACTORY) -> Callable[..., Any]:

@@ -167,35 +167,42 @@ def _read_answer(reader) -> tuple[int, bytes]:
 
 
 def test_a_kept_alive_connection_is_answered_whatever_the_pause_between_requests(tmp_path):
-    # A thread waits a moment on the connection it answered (timeline.server.TimelineWorker):
-    # requests sent at once, within that moment, or after it are each answered, in order.
+    # A thread waits 2 ms on the connection it answered (timeline.server.TimelineWorker): the
+    # next request, sent at once, within that wait, after it, or in one packet with another,
+    # is answered all the same, in order.
     env = environment(None)
     with serving(env, tmp_path, "--workers", "1", "--threads", "2") as server:
         address = urlsplit(server.base)
         with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
             reader = sock.makefile("rb")
-            years = []
+            answers = []
             for pause, year in ((0, 1998), (0.0005, 2005), (0.005, 2010), (0.2, 2017)):
-                time.sleep(pause)
+                time.sleep(pause)  # after the last answer
                 sock.sendall(
                     f"GET /api/organisations/cicopa/state?at={year} HTTP/1.1\r\n"
                     "Host: x\r\n\r\n".encode()
                 )
-                years.append(year)
-            # Two requests in one packet: the second is read along with the first.
+                answers.append(_read_answer(reader))
             sock.sendall(
                 b"GET /api/organisations/cicopa/state?at=1990 HTTP/1.1\r\nHost: x\r\n\r\n"
                 b"GET /api/organisations/cicopa/state?at=2000 HTTP/1.1\r\nHost: x\r\n\r\n"
             )
-            years += [1990, 2000]
-            answers = [_read_answer(reader) for _ in years]
-    assert [status for status, _ in answers] == [200] * len(years)
-    assert [json.loads(body)["at"] for _, body in answers] == [str(y) for y in years]
+            answers += [_read_answer(reader), _read_answer(reader)]
+    assert [status for status, _ in answers] == [200] * 6
+    assert [json.loads(body)["at"] for _, body in answers] == [
+        "1998",
+        "2005",
+        "2010",
+        "2017",
+        "1990",
+        "2000",
+    ]
 
 
 def test_a_thread_lingering_on_a_busy_connection_lets_another_connection_in(tmp_path):
-    # One thread in all; one client asks without a pause, another asks once. The second is
-    # answered after at most the request in progress and one more, not after a run of them.
+    # One thread in all; one client asks without a pause, another asks now and then. Each time
+    # the other is answered after a few of the busy client's requests (the one in progress,
+    # and one taken while its arrival was being noticed), not after a run of up to 16.
     env = environment(None)
     with serving(env, tmp_path, "--workers", "1", "--threads", "1") as server:
         address = urlsplit(server.base)
@@ -210,22 +217,28 @@ def test_a_thread_lingering_on_a_busy_connection_lets_another_connection_in(tmp_
                 busy.getresponse().read()
                 answered += 1
 
-        asker = threading.Thread(target=ask_without_pause)
+        asker = threading.Thread(target=ask_without_pause, daemon=True)
         asker.start()
+        meanwhile = []
+        other = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
         try:
+            deadline = time.monotonic() + 30
             while answered < 20:  # the busy client's requests come one after another
+                assert asker.is_alive() and time.monotonic() < deadline
                 time.sleep(0.01)
-            other = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
             other.request("GET", "/api/organisations/cicopa/state?at=2000")
             assert other.getresponse().read()
-            time.sleep(0.05)  # kept alive, back on the worker's poller
-            before = answered
-            other.request("GET", "/api/organisations/cicopa/state?at=2005")
-            assert other.getresponse().status == 200
-            meanwhile = answered - before
-            other.close()
+            for _ in range(3):
+                time.sleep(0.05)  # kept alive, back on the worker's poller
+                before = answered
+                other.request("GET", "/api/organisations/cicopa/state?at=2005")
+                reply = other.getresponse()
+                reply.read()
+                assert reply.status == 200
+                meanwhile.append(answered - before)
         finally:
             stop.set()
             asker.join(timeout=30)
             busy.close()
-    assert meanwhile <= 2, f"{meanwhile} answers to the busy connection came first"
+            other.close()
+    assert max(meanwhile) <= 4, f"answers to the busy connection first: {meanwhile}"

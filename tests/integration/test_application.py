@@ -414,3 +414,8 @@ def test_the_memory_map_size_is_read_from_the_environment():
     assert Config.from_env({"TIMELINE_SQLITE_MMAP_SIZE": "0"}).sqlite_mmap_size == 0
     with pytest.raises(ValueError, match="TIMELINE_SQLITE_MMAP_SIZE must be a whole number"):
         Config.from_env({"TIMELINE_SQLITE_MMAP_SIZE": "lots"})
+
+
+def test_a_negative_memory_map_size_is_refused():
+    with pytest.raises(ValueError, match="TIMELINE_SQLITE_MMAP_SIZE must be 0 or more"):
+        Config.from_env({"TIMELINE_SQLITE_MMAP_SIZE": "-1"})
