@@ -39,7 +39,8 @@ from timeline.tables import idempotency_keys
 
 
 def engine_options(config: Config) -> dict[str, Any]:
-    """How the engine connects and pools: a busy timeout for SQLite, a sized pool otherwise."""
+    """How the engine connects and pools: a busy timeout for SQLite, a sized pool otherwise
+    (TimelineFactory also maps each SQLite connection's file: see `_map_sqlite`)."""
     if config.is_sqlite:
         return {"connect_args": {"timeout": config.sqlite_busy_timeout}}
     return {
