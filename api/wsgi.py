@@ -14,6 +14,7 @@ from flask import Flask
 from api.app import create_app as create_flask_app
 from timeline.bootstrap import build
 from timeline.config import Config
+from timeline.keys import IdempotencyKeys, Purger
 
 
 def create_app() -> Flask:
@@ -22,4 +23,6 @@ def create_app() -> Flask:
     if interval:
         sys.setswitchinterval(float(interval))
     services = build(Config.from_env(), create=os.environ.get("TIMELINE_TABLES_READY") != "1")
+    # Every serving process purges old idempotency keys now and then, outside any append.
+    Purger(IdempotencyKeys(services.engine, services.config.idempotency_retention_hours)).start()
     return create_flask_app(services)

@@ -16,7 +16,7 @@ from timeline.application import Timeline
 from timeline.commands import Commands
 from timeline.config import Config
 from timeline.queries import Cursors, Queries
-from timeline.tables import metadata, settings
+from timeline.tables import create_or_upgrade, settings
 from timeline.tokens import Tokens
 
 TRACKING_TABLE = "tl_tracking"
@@ -71,7 +71,7 @@ def create_tables(app: Timeline, read_model: ReadModel) -> None:
     """Create every table the service uses (each only if missing) and the cursor key."""
     app.create_tables()
     read_model.create_table()
-    metadata.create_all(app.engine)
+    create_or_upgrade(app.engine)
     with app.engine.begin() as conn:
         if conn.execute(select(settings.c.value).where(settings.c.name == CURSOR_KEY)).first():
             return

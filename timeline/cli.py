@@ -17,6 +17,8 @@ from sqlalchemy import exc
 from events.errors import DomainError
 from timeline.bootstrap import Services, build
 from timeline.config import Config
+from timeline.keys import IdempotencyKeys
+from timeline.tokens import token_id_of
 
 log = logging.getLogger("timeline")
 
@@ -128,8 +130,46 @@ def token_create(name: str) -> None:
     """Make a token for NAME (recorded as `recorded_by`); it is printed once, on the last line."""
     with _services() as services:
         secret = services.tokens.create(name)
-    log.info("token made for %r; keep it now, only its hash is stored", name)
+    log.info(
+        "token %s made for %r; keep it now, only its hash is stored", token_id_of(secret), name
+    )
     click.echo(secret)
+
+
+@token.command(name="list")
+def token_list() -> None:
+    """List every token as JSON Lines: id, name, created_at, last_used_at and revoked_at
+    (RFC 3339 or null). Never the token itself."""
+    with _services() as services:
+        for listed in services.tokens.list():
+            click.echo(json.dumps(listed, ensure_ascii=False))
+
+
+@token.command(name="revoke")
+@click.argument("token_id", metavar="ID")
+def token_revoke(token_id: str) -> None:
+    """Revoke the token with this ID (as `token list` shows it): every server process refuses
+    it from the moment this command returns."""
+    with _services() as services:
+        services.tokens.revoke(token_id)
+    log.info("token %s revoked", token_id)
+
+
+@main.group()
+def keys() -> None:
+    """Manage stored idempotency keys."""
+
+
+@keys.command(name="purge")
+def keys_purge() -> None:
+    """Delete the idempotency keys older than TIMELINE_IDEMPOTENCY_RETENTION_HOURS (48 by
+    default), in small batches that let appends through; for cron. Serving processes also
+    purge every few minutes."""
+    with _services() as services:
+        keys = IdempotencyKeys(services.engine, services.config.idempotency_retention_hours)
+        purged = keys.purge()
+    log.info("purged %d idempotency keys past their retention", purged)
+    _print_json({"purged": purged})
 
 
 @main.group()

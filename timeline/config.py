@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from pathlib import Path
 
 DEFAULT_DATABASE_FILE = "timeline.db"
 DEFAULT_SQLITE_MMAP_SIZE = 256 * 1024 * 1024
+DEFAULT_IDEMPOTENCY_RETENTION_HOURS = 48.0
 
 
 def _int(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -28,6 +30,19 @@ def _size(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _positive(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive number, not {raw!r}") from None
+    if not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a positive number, not {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the service reads from its environment."""
@@ -39,6 +54,7 @@ class Config:
     sqlite_busy_timeout: int = 30
     sqlite_mmap_size: int = DEFAULT_SQLITE_MMAP_SIZE
     aggregate_cache_size: int = 500
+    idempotency_retention_hours: float = DEFAULT_IDEMPOTENCY_RETENTION_HOURS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -53,6 +69,9 @@ class Config:
             sqlite_busy_timeout=_int(env, "TIMELINE_SQLITE_BUSY_TIMEOUT", 30),
             sqlite_mmap_size=_size(env, "TIMELINE_SQLITE_MMAP_SIZE", DEFAULT_SQLITE_MMAP_SIZE),
             aggregate_cache_size=_int(env, "TIMELINE_AGGREGATE_CACHE_SIZE", 500),
+            idempotency_retention_hours=_positive(
+                env, "TIMELINE_IDEMPOTENCY_RETENTION_HOURS", DEFAULT_IDEMPOTENCY_RETENTION_HOURS
+            ),
         )
 
     @property

@@ -1,4 +1,4 @@
-"""API tokens: made by the CLI, stored as hashes, checked in constant time."""
+"""API tokens: made by the CLI, stored as hashes, checked in constant time, listed and revoked."""
 
 from __future__ import annotations
 
@@ -6,15 +6,23 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, or_, select, update
 
+from events.errors import DomainError
 from events.validation import text_problem
 from timeline.errors import InvalidArguments
 from timeline.tables import tokens
 
 PREFIX = "tl"
+ID_LENGTH = 16
+"""A token's id: 16 lowercase hex digits, the part of the token between its underscores."""
+
+USE_RESOLUTION = 60
+"""Seconds: `last_used_at` is written only when the stored value is older than this."""
 
 
 @dataclass(frozen=True)
@@ -25,14 +33,33 @@ class Identity:
     name: str
 
 
+class UnknownToken(DomainError):
+    """A token id that names no token, or one revoked already."""
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-class Tokens:
-    """The token table, with the identities of tokens verified in the last minute."""
+def _rfc3339(seconds: int | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
-    REMEMBER_SECONDS = 60.0
+
+def token_id_of(token: str) -> str:
+    """The id of a token as `create` returns it (the part a person reads and types)."""
+    return token.split("_", 2)[1]
+
+
+class Tokens:
+    """The token table, with the identities of tokens verified in the last second.
+
+    A token verified in the database is trusted for `REMEMBER_SECONDS` without another look
+    (a primary-key read per request costs a PostgreSQL round trip), so a revoked token is
+    refused by every process at most that long after the revocation is committed."""
+
+    REMEMBER_SECONDS = 1.0
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -43,7 +70,7 @@ class Tokens:
         problem = text_problem(name) if isinstance(name, str) else "must be text"
         if problem or not name.strip() or len(name) > 200:
             raise InvalidArguments({"name": problem or "must be 1 to 200 characters"})
-        token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+        token_id, secret = secrets.token_hex(ID_LENGTH // 2), secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
             conn.execute(
                 insert(tokens).values(
@@ -55,27 +82,94 @@ class Tokens:
             )
         return f"{PREFIX}_{token_id}_{secret}"
 
+    def list(self) -> Iterator[dict[str, str | None]]:
+        """Every token, oldest first (those made in the same second by id), as the CLI lists
+        it: never the secret or its hash."""
+        columns = tokens.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    columns.token_id,
+                    columns.name,
+                    columns.created_at,
+                    columns.last_used_at,
+                    columns.revoked_at,
+                ).order_by(columns.created_at, columns.token_id)
+            ).all()
+        for row in rows:
+            yield {
+                "id": row.token_id,
+                "name": row.name,
+                "created_at": _rfc3339(row.created_at),
+                "last_used_at": _rfc3339(row.last_used_at),
+                "revoked_at": _rfc3339(row.revoked_at),
+            }
+
+    def revoke(self, token_id: str) -> None:
+        """Refuse the token from now on, in every process; UnknownToken if there is none to
+        revoke (no such id, or revoked already)."""
+        with self.engine.begin() as conn:
+            revoked = conn.execute(
+                update(tokens)
+                .where(tokens.c.token_id == token_id, tokens.c.revoked_at.is_(None))
+                .values(revoked_at=int(time.time()))
+            ).rowcount
+            if revoked:
+                return
+            known = conn.execute(
+                select(tokens.c.revoked_at).where(tokens.c.token_id == token_id)
+            ).first()
+        if known is None:
+            raise UnknownToken(f"no token has the id {token_id!r} (see `timeline token list`)")
+        raise UnknownToken(f"the token {token_id!r} was revoked already")
+
     def authenticate(self, presented: str) -> Identity | None:
-        """The identity a presented token stands for, or None."""
+        """The identity a presented token stands for, or None (unknown, wrong or revoked)."""
         fingerprint = _digest(presented)
         remembered = self._verified.get(fingerprint)
         if remembered and remembered[1] > time.monotonic():
             return remembered[0]
         identity = self._check(presented)
-        if identity is not None:
+        if identity is None:
+            self._verified.pop(fingerprint, None)
+        else:
             if len(self._verified) > 1024:
                 self._verified.clear()
             self._verified[fingerprint] = (identity, time.monotonic() + self.REMEMBER_SECONDS)
         return identity
 
     def _check(self, presented: str) -> Identity | None:
+        """Look the token up in the database, and note its use."""
         parts = presented.split("_", 2)
-        if len(parts) != 3 or parts[0] != PREFIX or len(parts[1]) != 16:
+        if len(parts) != 3 or parts[0] != PREFIX or len(parts[1]) != ID_LENGTH:
             return None
+        columns = tokens.c
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(tokens.c.name, tokens.c.secret_sha256).where(tokens.c.token_id == parts[1])
+                select(
+                    columns.name, columns.secret_sha256, columns.revoked_at, columns.last_used_at
+                ).where(columns.token_id == parts[1])
             ).first()
         expected = row.secret_sha256 if row else _digest("")
         matches = hmac.compare_digest(_digest(parts[2]), expected)
-        return Identity(parts[1], row.name) if row and matches else None
+        if row is None or not matches or row.revoked_at is not None:
+            return None
+        self._note_use(parts[1], row.last_used_at)
+        return Identity(parts[1], row.name)
+
+    def _note_use(self, token_id: str, stored: int | None) -> None:
+        """Keep `last_used_at` to the minute: write it only when the stored value is older
+        than a minute, and only if no other process wrote a newer one meanwhile."""
+        now = int(time.time())
+        if stored is not None and now - stored < USE_RESOLUTION:
+            return
+        stale = now - USE_RESOLUTION
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(tokens)
+                .where(
+                    tokens.c.token_id == token_id,
+                    or_(tokens.c.last_used_at.is_(None), tokens.c.last_used_at <= stale),
+                )
+                .values(last_used_at=now)
+            )
