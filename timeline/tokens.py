@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Engine, exc, insert, or_, select, update
 
 from events.errors import DomainError
 from events.validation import text_problem
 from timeline.errors import InvalidArguments
 from timeline.tables import tokens
+
+log = logging.getLogger(__name__)
 
 PREFIX = "tl"
 ID_LENGTH = 16
@@ -164,12 +167,15 @@ class Tokens:
         if stored is not None and now - stored < USE_RESOLUTION:
             return
         stale = now - USE_RESOLUTION
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(tokens)
-                .where(
-                    tokens.c.token_id == token_id,
-                    or_(tokens.c.last_used_at.is_(None), tokens.c.last_used_at <= stale),
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(tokens)
+                    .where(
+                        tokens.c.token_id == token_id,
+                        or_(tokens.c.last_used_at.is_(None), tokens.c.last_used_at <= stale),
+                    )
+                    .values(last_used_at=now)
                 )
-                .values(last_used_at=now)
-            )
+        except exc.OperationalError as error:  # a note, not worth refusing the request over
+            log.warning("could not note the use of token %s: %s", token_id, error)

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
 
 from api.app import create_app
 from tests.e2e.server import cli, environment
@@ -143,3 +143,19 @@ def test_the_retention_is_48_hours_unless_configured():
     assert Config.from_env({}).idempotency_retention_hours == 48
     configured = Config.from_env({"TIMELINE_IDEMPOTENCY_RETENTION_HOURS": "24.5"})
     assert configured.idempotency_retention_hours == 24.5
+
+
+def test_a_purge_that_finds_no_old_key_writes_nothing(services):
+    old_keys(services, 3, hours=1, prefix="young")
+    statements: list[str] = []
+
+    @event.listens_for(services.engine, "before_cursor_execute")
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement.lstrip().split()[0].upper())
+
+    try:
+        assert IdempotencyKeys(services.engine, retention_hours=48).purge() == 0
+    finally:
+        event.remove(services.engine, "before_cursor_execute", record)
+    assert statements and set(statements) <= {"SELECT"}
+    assert stored_keys(services) == {"young-0", "young-1", "young-2"}
