@@ -149,7 +149,7 @@ def token_list() -> None:
 @click.argument("token_id", metavar="ID")
 def token_revoke(token_id: str) -> None:
     """Revoke the token with this ID (as `token list` shows it): every server process refuses
-    it from the moment this command returns."""
+    it within a second of this command's return."""
     with _services() as services:
         services.tokens.revoke(token_id)
     log.info("token %s revoked", token_id)
