@@ -11,7 +11,7 @@ import random
 import threading
 import time
 
-from sqlalchemy import Engine, delete, select, tuple_
+from sqlalchemy import Engine, delete, exc, select, tuple_
 
 from timeline.tables import idempotency_keys
 
@@ -24,7 +24,7 @@ PAUSE = 0.05
 """Seconds between two batches, so that writers take their turns in between."""
 
 INTERVAL = 300.0
-"""Seconds between two purges by a serving process (at most: see `Purger`)."""
+"""Seconds between two purges by a serving process (the first after a random part of it)."""
 
 
 class IdempotencyKeys:
@@ -34,16 +34,16 @@ class IdempotencyKeys:
         self.engine = engine
         self.retention_hours = retention_hours
 
-    def cutoff(self, now: float | None = None) -> int:
-        """The `created_at` (microseconds) before which a key is past its retention."""
-        moment = time.time() if now is None else now
-        return int((moment - self.retention_hours * 3600) * 1_000_000)
+    def cutoff(self) -> int:
+        """The `created_at` (microseconds) before which a key is past its retention now."""
+        return int((time.time() - self.retention_hours * 3600) * 1_000_000)
 
     def purge(
         self, *, batch: int = BATCH, pause: float = PAUSE, stop: threading.Event | None = None
     ) -> int:
         """Delete every key older than the retention, `batch` at a time (until `stop` is
         set); return how many. Finding none takes no write lock."""
+        stop = stop or threading.Event()
         cutoff = self.cutoff()
         column = idempotency_keys.c
         primary_key = tuple_(column.token_id, column.organisation, column.key)
@@ -62,7 +62,7 @@ class IdempotencyKeys:
                     delete(idempotency_keys).where(primary_key.in_(oldest))
                 ).rowcount
             purged += deleted
-            if deleted < batch or (stop or threading.Event()).wait(pause):
+            if deleted < batch or stop.wait(pause):
                 return purged
 
 
@@ -91,7 +91,7 @@ class Purger:
         while not self._stop.wait(wait):
             try:
                 purged = self.keys.purge(stop=self._stop)
-            except Exception:  # the database is away: try again next time
+            except exc.SQLAlchemyError:  # the database is away: try again next time
                 log.exception("purging old idempotency keys failed")
             else:
                 if purged:
