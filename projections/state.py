@@ -464,7 +464,7 @@ def diff_states(before: Json, after: Json) -> Json:
     for name in SINGLE_FIELDS:
         if before[name] != after[name]:
             changes[name] = {"before": before[name], "after": after[name]}
-    names = _diff_names(before["names"], after["names"])
+    names = _diff_names(before.get("names", {}), after.get("names", {}))
     if names:
         changes["names"] = names
     for name in LIST_FIELDS:
