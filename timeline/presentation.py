@@ -58,6 +58,15 @@ def display_date(occurred_on: str | None) -> str:
     return EDTFDate.parse(occurred_on).display() if occurred_on else "undated"
 
 
+def readable_date(occurred_on: str | None) -> str:
+    """`display_date`, or the text as stored for a form this version cannot read (a page
+    must not fail over how one date is written)."""
+    try:
+        return display_date(occurred_on)
+    except ValueError:
+        return str(occurred_on)
+
+
 def figure_label(name: str) -> str:
     """`member_organisations` → "member organisations"."""
     return name.replace("_", " ")
@@ -96,6 +105,33 @@ def qualified_number(value: float, qualifier: str | None) -> str:
     """A figure as reported: "about 4,000,000", "65"."""
     number = format_number(value)
     return f"{qualifier} {number}" if qualifier else number
+
+
+def _year(occurred_on: str) -> int | None:
+    try:
+        return EDTFDate.parse(occurred_on.rsplit("/", 1)[-1]).year
+    except ValueError:
+        return None
+
+
+def how_known(known: Json | None, at_year: int | None = None) -> str:
+    """How a value of the state is known, for a reader: "since 1998", "attested 1998",
+    "attested 1998-2017, 3 times", "since 1998, attested 2005"; a value only attested, and
+    last before `at_year`, is marked "last seen in 2005"."""
+    if not known:
+        return ""
+    since, attested = known.get("since"), known.get("attested")
+    parts = [f"since {readable_date(since)}"] if since else []
+    if attested:
+        first, last, count = attested["first"], attested["last"], attested["count"]
+        if count == 1:
+            parts.append(f"attested {readable_date(last)}")
+        else:
+            parts.append(f"attested {readable_date(first)}-{readable_date(last)}, {count} times")
+        last_year = _year(last)
+        if not since and at_year is not None and last_year is not None and last_year < at_year:
+            parts.append(f"last seen in {last_year}")
+    return "; ".join(parts)
 
 
 def _org(names: Mapping[str, str | None], org: str) -> str:
