@@ -373,7 +373,13 @@ def test_sub_organisations_and_positions_come_from_every_organisation(services):
         "id": "marian-rybar",
         "name": "Marian Rybar",
         "positions": [
-            {"organisation": "cicopa", "role": "President", "from": "1998", "to": "2009~"}
+            {
+                "organisation": "cicopa",
+                "role": "President",
+                "from": "1998",
+                "to": "2009~",
+                "attested": None,
+            }
         ],
     }
     listed = {o["id"]: o for o in services.queries.organisations()}
