@@ -21,11 +21,12 @@ def counts(view: EventView, at_end: date) -> bool:
 
 
 def is_uncertain(view: EventView, at_end: date) -> bool:
-    """It may or may not have happened by `at`: its range starts by `at`'s end but ends after."""
-    first, last = view.first_day, view.last_day
-    if first is None or last is None or view.status == "retracted":
+    """It may or may not have happened by `at`: its range starts by `at`'s end but ends after
+    (an unbounded first day is before every date, an unbounded last day after every date)."""
+    if view.occurred_on is None or view.status == "retracted":
         return False
-    return first <= at_end < last
+    first, last = view.first_day, view.last_day
+    return (first is None or first <= at_end) and (last is None or at_end < last)
 
 
 def cite(view: EventView) -> Json:
@@ -327,17 +328,21 @@ def fold(views: Iterable[EventView], at_end: date) -> tuple[Fold, list[EventView
 def figure_entry(name: str, reports: Sequence[tuple[EventView, Any]]) -> Json:
     """A figure's latest report, with every report whose date range overlaps it."""
     latest, value = reports[-1]
-    first, last = latest.first_day, latest.last_day
-    assert first is not None and last is not None
     overlapping = [
         report_entry(name, other, other_value)
         for other, other_value in reports
-        if other.first_day is not None
-        and other.last_day is not None
-        and other.first_day <= last
-        and other.last_day >= first
+        if overlaps(other, latest)
     ]
     return {**report_entry(name, latest, value), "reports": overlapping}
+
+
+def overlaps(one: EventView, other: EventView) -> bool:
+    """True when two counted events' date ranges share a day (an unbounded first day is
+    before every date; a counted event's last day is always bounded)."""
+    assert one.last_day is not None and other.last_day is not None
+    return (one.first_day is None or one.first_day <= other.last_day) and (
+        other.first_day is None or other.first_day <= one.last_day
+    )
 
 
 def report_entry(name: str, view: EventView, value: Any) -> Json:

@@ -437,6 +437,7 @@ def test_the_sources_are_those_of_the_latest_event_in_occurrence_order_not_recor
     )
     known = history.state("2011")["provenance"]["headquarters"]
     assert (known["event_id"], known["sources"]) == (late.id, [{"title": "2010 report"}])
+    assert known["attested"] == {"first": "2005", "last": "2010", "count": 2}
 
 
 def test_provenance_covers_name_acronym_headquarters_and_parent_only_when_they_have_a_value():
@@ -698,3 +699,34 @@ def test_the_diff_does_not_list_a_holder_whose_evidence_only_grew():
     history.add("office_holder_appointed", "1998", appointed("President", "marian-rybar"))
     history.attest("office_holder_appointed", "2001", appointed("President", "marian-rybar"))
     assert diff_states(history.state("1999"), history.state("2002")) == {}
+
+
+def test_an_appointment_of_the_attested_holder_gives_the_tenure_its_start_and_keeps_its_evidence():
+    history = History()
+    history.attest("office_holder_appointed", "2014", appointed("President", "manuel-mariscal"))
+    history.add("office_holder_appointed", "2015", appointed("President", "manuel-mariscal"))
+    holder = history.state("2016")["office_holders"][0]
+    assert (holder["since"], holder["attested"]) == (
+        "2015",
+        {"first": "2014", "last": "2014", "count": 1},
+    )
+    _, positions = history.positions("manuel-mariscal")
+    assert [(p["from"], p["to"], p["attested"]["count"]) for p in positions] == [("2015", None, 1)]
+
+
+def test_a_successor_appointed_by_a_change_ends_an_attested_tenure_on_its_own_date():
+    history = History()
+    history.attest("office_holder_appointed", "2014", appointed("President", "manuel-mariscal"))
+    history.add("office_holder_appointed", "2018-05", appointed("President", "ann"))
+    _, positions = history.positions("manuel-mariscal")
+    assert [(p["from"], p["to"]) for p in positions] == [(None, "2018-05")]
+
+
+def test_an_attestation_of_a_parent_after_a_disaffiliation_shows_it_again_with_no_start():
+    history = History()
+    history.add("affiliated", "1990", {"parent": "ica"})
+    history.add("disaffiliated", "2000", {"parent": "ica"})
+    history.attest("affiliated", "2010", {"parent": "ica"})
+    assert history.state("2005")["parent"] is None
+    known = history.state("2011")["provenance"]["parent"]
+    assert (known["since"], known["attested"]["count"]) == (None, 1)
