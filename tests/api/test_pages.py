@@ -232,6 +232,7 @@ def test_the_state_page_says_how_each_value_is_known_and_lists_roles_without_a_h
 def test_the_timeline_says_what_was_only_seen_and_marks_a_qualified_figure(attested):
     html = assert_page(attested.get("/organisations/cicopa"))
     assert "Seen with headquarters in Geneva" in html
+    assert html.count('class="badge attested"') == 4
     assert "Manuel Mariscal seen as President" in html
     assert "Renamed Comité international, in French" in html
     assert "Reported: about 4,000,000 jobs, 48 countries" in html
