@@ -22,16 +22,6 @@ SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 FIGURE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
 _URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE)
-# RFC 5646's langtag: language (2-3 letters with up to three extended subtags, or 5-8
-# letters), script, region, variants, extensions and a private-use part.
-_LANGUAGE_TAG = re.compile(
-    r"(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{5,8})"
-    r"(?:-[A-Za-z]{4})?"
-    r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"
-    r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"
-    r"(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"
-    r"(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?"
-)
 _UUID = re.compile(
     r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 )
@@ -165,6 +155,18 @@ class Figures(Field):
             elif not _is_figure(number):
                 errors[f"{path}.{name}"] = "must be a non-negative number up to 10^15"
         return value
+
+
+# RFC 5646's langtag: language (2-3 letters with up to three extended subtags, or 5-8
+# letters), script, region, variants, extensions and a private-use part.
+_LANGUAGE_TAG = re.compile(
+    r"(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{5,8})"
+    r"(?:-[A-Za-z]{4})?"
+    r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"
+    r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"
+    r"(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"
+    r"(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?"
+)
 
 
 class Language(Field):
