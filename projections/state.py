@@ -138,6 +138,7 @@ class Offices:
         held = self.holders.get(role)
         if held is not None and held.person["id"] == person["id"]:
             held.held.confirm(occurred_on, attestation, cited)
+            held.person = person  # as the latest event that set or attested it names them
         else:
             if held is not None:
                 self._end(held, ended_on)
@@ -157,7 +158,6 @@ class Offices:
             return
         del self.holders[role]
         self._end(held, occurred_on)
-        self.unknown.pop(role, None)
         last_holder = {"id": held.person["id"], "name": held.person["name"]}
         self.unknown[role] = {"role": role, "since": occurred_on, "last_holder": last_holder}
 

@@ -730,3 +730,13 @@ def test_an_attestation_of_a_parent_after_a_disaffiliation_shows_it_again_with_n
     assert history.state("2005")["parent"] is None
     known = history.state("2011")["provenance"]["parent"]
     assert (known["since"], known["attested"]["count"]) == (None, 1)
+
+
+def test_a_holder_is_named_as_the_latest_event_that_set_or_attested_them_names_them():
+    history = History()
+    history.add("office_holder_appointed", "2009", appointed("President", "m", "M. Mariscal"))
+    history.attest(
+        "office_holder_appointed", "2014", appointed("President", "m", "Manuel Mariscal")
+    )
+    holder = history.state("2015")["office_holders"][0]
+    assert (holder["person"]["name"], holder["since"]) == ("Manuel Mariscal", "2009")
