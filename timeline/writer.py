@@ -1,13 +1,18 @@
 """The write path, told in one place: how an append is checked, recorded and stored.
 
-An append goes: look its `Idempotency-Key` up (a repeat replays the first answer), take the
-writers' turn, load the organisation's stream, check `If-Match` against it, let the stream
-record the event, then save: the library stores the event, and our recorder stores the
-idempotency record and the read model's rows (with their tracking position) in the same
-transaction (`TimelineRecorder.insert_events`). After the commit the stream is kept for the
-next append; if the save failed it is forgotten. An append that loses a race for its
-version (or its key) to a writer that did not wait for the turn is tried again from the
-start.
+An append goes: look its `Idempotency-Key` up (a repeat replays the first answer), wait with
+the other appends of this process that are waiting now (a group commit: one of them stores
+them all), take the writers' turn, load the organisations' streams, check each `If-Match`
+against its stream, let the stream record the event, then save: the library stores the
+events, and our recorder stores the idempotency records and the read model's rows (with
+their tracking position) in the same transaction (`TimelineRecorder.insert_events`). After
+the commit the streams are kept for the next appends; if the save failed they are
+forgotten. Each append is judged on its own: a refused one fails alone. An append that loses
+a race for its version (or its key) to a writer that did not wait for the turn is tried
+again from the start.
+
+Appends stored together share one commit (and its fsync): with eight concurrent writers the
+A/B runs of bench/http.py (see bench/RESULTS.md) favoured it on both databases.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -91,11 +97,42 @@ def request_digest(payload: object) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+class _LostRace(Exception):
+    """A batch's save lost a race: each of its appends is tried again."""
+
+
+@dataclass(eq=False)
+class _Waiting:
+    """An append waiting to be stored with others, and how it was settled: stored
+    (`outcome`), refused (`error`), or, with neither, to be tried again."""
+
+    request: Append
+    digest: str
+    settled: bool = False
+    outcome: Appended | None = None
+    error: BaseException | None = None
+
+
 class Writer:
     """Every write to the event log: appends one at a time, and saves of many events."""
 
     def __init__(self, app: Timeline) -> None:
         self.app = app
+        self._changed = threading.Condition()
+        self._waiting: list[_Waiting] = []
+        self._leading = False
+
+    @property
+    def waiting(self) -> int:
+        """How many appends wait for the one storing now to finish."""
+        with self._changed:
+            return len(self._waiting)
+
+    @property
+    def leading(self) -> bool:
+        """Whether an append is being stored now (with the others it took)."""
+        with self._changed:
+            return self._leading
 
     def append(self, request: Append) -> Appended:
         """Append one event; with an idempotency key, a repeat of the same event replays the
@@ -109,9 +146,12 @@ class Writer:
             if replay is not None:
                 return replay
             try:
-                return self._store(request, digest)
-            except IntegrityError:  # another writer took this version or this key first
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                stored = self._store_with_others(request, digest)
+            except _LostRace:  # another writer took this version or this key first
+                stored = None
+            if stored is not None:
+                return stored
+            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise TooMuchContention(f"organisation {request.organisation!r} is too busy; try again")
 
     def _replay(self, request: Append, digest: str) -> Appended | None:
@@ -134,30 +174,89 @@ class Writer:
             raise IdempotencyKeyReused(key)
         return Appended(json.loads(prior.response), replayed=True)
 
-    def _store(self, request: Append, digest: str) -> Appended:
-        """Within the writers' turn: load the stream, check `If-Match`, record, save."""
-        with self.turn(), self.recording([request.organisation]) as streams:
-            stream = streams[request.organisation]
-            if request.if_match is not None and not request.if_match.accepts(stream.version):
-                raise VersionMismatch(
-                    request.organisation, request.if_match.expected, stream.version
-                )
-            event = stream.record(request.draft, event_id=uuid4(), recorded_by=request.recorded_by)
-            body = stored_event_json(event)
-            records = []
-            if request.idempotency_key is not None:
-                records.append(
-                    IdempotencyRecord(
-                        token_id=request.token_id,
-                        organisation=request.organisation,
-                        key=request.idempotency_key,
-                        request_sha256=digest,
-                        response=json.dumps(body, ensure_ascii=False),
-                        created_at=micros(event.timestamp),
+    def _store_with_others(self, request: Append, digest: str) -> Appended | None:
+        """Store the append together with the others waiting in this process now, in one
+        turn and one transaction. The first to wait leads: it takes every append waiting
+        and stores them (`_store_batch`), while those that arrive meanwhile wait; when it is
+        done, the first of these leads the next batch. A lone append leads at once. None:
+        to be tried again."""
+        mine = _Waiting(request, digest)
+        with self._changed:
+            self._waiting.append(mine)
+            while self._leading and not mine.settled:
+                self._changed.wait()
+            leading = not mine.settled
+            if leading:
+                self._leading = True
+                batch, self._waiting = self._waiting, []
+        if leading:
+            try:
+                self._store_batch(batch)
+            except Exception as error:  # a lost race or a failed database: each caller hears
+                for waiting in batch:
+                    if waiting.outcome is None and waiting.error is None:
+                        waiting.error = error
+            finally:
+                with self._changed:
+                    for waiting in batch:
+                        waiting.settled = True
+                    self._leading = False
+                    self._changed.notify_all()
+        if mine.error is not None:
+            raise mine.error
+        return mine.outcome
+
+    def _store_batch(self, batch: list[_Waiting]) -> None:
+        """Within the writers' turn: load the streams, record each append (each judged on
+        its own: a refusal is its own), save them all in one transaction. If the save loses
+        a race, every append of the batch is left to be tried again."""
+        with self.turn(), self.recording([w.request.organisation for w in batch]) as streams:
+            keys: set[tuple[str, str, str]] = set()
+            accepted: list[tuple[_Waiting, OrganisationEvent, Json]] = []
+            records: list[IdempotencyRecord] = []
+            for waiting in batch:
+                request = waiting.request
+                if request.idempotency_key is not None:
+                    key = (request.token_id, request.organisation, request.idempotency_key)
+                    if key in keys:
+                        continue  # left to be tried again: it replays the first
+                    keys.add(key)
+                try:
+                    event, body, record = self._record(
+                        request, waiting.digest, streams[request.organisation]
                     )
-                )
-            self.save([event], records)
-        return Appended(body)
+                except (InvalidEvent, VersionMismatch) as error:
+                    waiting.error = error
+                    continue
+                accepted.append((waiting, event, body))
+                records.extend([record] if record else [])
+            try:
+                self.save([event for _, event, _ in accepted], records)
+            except IntegrityError:
+                raise _LostRace from None
+        for waiting, _, body in accepted:
+            waiting.outcome = Appended(body)
+
+    def _record(
+        self, request: Append, digest: str, stream: Organisation
+    ) -> tuple[OrganisationEvent, Json, IdempotencyRecord | None]:
+        """Check `If-Match` against the stream and record the event on it: the event, its
+        stored form, and its idempotency record (with a key)."""
+        if request.if_match is not None and not request.if_match.accepts(stream.version):
+            raise VersionMismatch(request.organisation, request.if_match.expected, stream.version)
+        event = stream.record(request.draft, event_id=uuid4(), recorded_by=request.recorded_by)
+        body = stored_event_json(event)
+        if request.idempotency_key is None:
+            return event, body, None
+        record = IdempotencyRecord(
+            token_id=request.token_id,
+            organisation=request.organisation,
+            key=request.idempotency_key,
+            request_sha256=digest,
+            response=json.dumps(body, ensure_ascii=False),
+            created_at=micros(event.timestamp),
+        )
+        return event, body, record
 
     def turn(self) -> AbstractContextManager[None]:
         """The writers' turn (see `WriterTurns`)."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
 from events.errors import InvalidEvent, VersionMismatch
@@ -15,7 +17,7 @@ from projections.tables import event_versions
 from timeline.bootstrap import Services, build
 from timeline.config import Config
 from timeline.tables import idempotency_keys
-from timeline.writer import Append, IfMatch
+from timeline.writer import Append, Appended, IfMatch
 
 
 def _milestone(headline: str) -> dict:
@@ -172,3 +174,64 @@ def test_concurrent_appends_from_two_processes_are_each_stored_once(database_url
         assert services.queries.version("shared") == 50
     finally:
         services.close()
+
+
+def _until(condition, what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.005)
+
+
+def test_appends_waiting_together_are_stored_in_one_transaction_each_judged_on_its_own(
+    database_url,
+):
+    """While another process holds the writers' turn, one append waits for it and the others
+    queue behind: they are then stored in one transaction, and a refused one fails alone."""
+    first, second = (build(Config(database_url=database_url)) for _ in range(2))
+    commits: list[int] = []
+    sqlalchemy_event.listen(first.engine, "commit", lambda conn: commits.append(1))
+    outcomes: dict[str, object] = {}
+    missing = {"type": "retracted", "data": {"event_id": "0" * 32, "reason": "none such"}}
+    requests = {
+        "lead": ("cicopa", _milestone("lead"), {}),
+        "plain": ("cicopa", _milestone("plain"), {}),
+        "other-org": ("ica", _milestone("other"), {}),
+        "keyed": ("cicopa", _milestone("keyed"), {"idempotency_key": "k"}),
+        "keyed-again": ("cicopa", _milestone("keyed"), {"idempotency_key": "k"}),
+        "stale": ("cicopa", _milestone("stale"), {"expected_version": 7}),
+        "invalid": ("cicopa", missing, {}),
+    }
+
+    def send(name: str) -> None:
+        org, payload, options = requests[name]
+        try:
+            outcomes[name] = first.commands.append(org, payload, recorded_by="t", **options)
+        except Exception as error:
+            outcomes[name] = error
+
+    writer = first.commands.writer
+    try:
+        threads = {name: threading.Thread(target=send, args=(name,)) for name in requests}
+        with second.app.writers_turn():
+            threads["lead"].start()
+            _until(lambda: writer.leading, "the first append leads, waiting for the turn")
+            for name, thread in threads.items():
+                if name != "lead":
+                    thread.start()
+            _until(lambda: writer.waiting == len(requests) - 1, "the others wait behind it")
+            commits.clear()
+        for thread in threads.values():
+            thread.join(30)
+    finally:
+        first.close()
+        second.close()
+    assert isinstance(outcomes["stale"], VersionMismatch)
+    assert isinstance(outcomes["invalid"], InvalidEvent)
+    stored = [outcomes[name] for name in ("lead", "plain", "other-org", "keyed", "keyed-again")]
+    assert all(isinstance(appended, Appended) for appended in stored)
+    keyed, again = outcomes["keyed"], outcomes["keyed-again"]
+    assert {keyed.replayed, again.replayed} == {True, False}  # whichever came second replays
+    assert keyed.event == again.event
+    assert sorted(a.event["version"] for a in stored[:4]) == [1, 1, 2, 3]
+    assert len(commits) == 2  # the lead's own, then the others' together
