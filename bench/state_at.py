@@ -311,7 +311,7 @@ def main() -> None:
     report = "\n".join(
         [
             f"\n## state(at): {stamp}",
-            f"\nMachine: {machine}, {_cores()} cores. Command: `python bench/state_at.py --samples {args.samples} --naive-samples {args.naive_samples}`.\n",
+            f"\nMachine: {machine}, {_cores()} cores. Command: `python bench/state_at.py --sizes {','.join(map(str, args.sizes))} --samples {args.samples} --naive-samples {args.naive_samples} --backends {args.backends}`. Cold: every `at` asked once; cached: one question asked again.\n",
             table(rows),
             "",
             *verdicts(rows),
