@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -14,7 +12,6 @@ from flask_smorest import Blueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
-from werkzeug.http import generate_etag, quote_etag
 
 from api.observability import APPENDED
 from api.schemas import (
@@ -31,11 +28,11 @@ from api.schemas import (
     TimelineJSOut,
     TimelineQuery,
 )
-from events.errors import VersionMismatch
 from events.validation import EventDraft
 from timeline.bootstrap import Services
 from timeline.errors import InvalidArguments, NotAuthenticated
 from timeline.tokens import Identity
+from timeline.writer import IfMatch
 
 MAX_BODY = 64 * 1024
 
@@ -126,25 +123,24 @@ def authenticate() -> Identity:
     return identity
 
 
-def _expected_version(organisation: str) -> int | None:
-    """The version If-Match requires, checked against the current one (412 if it differs)."""
+def _if_match() -> IfMatch | None:
+    """The versions `If-Match` accepts; the writer checks them against the stream, after the
+    idempotency key is looked up."""
     raw = request.headers.get("If-Match")
     if raw is None:
         return None
-    wanted: set[int] = set()
-    current = services().queries.version(organisation)
+    versions: set[int] = set()
+    any_version = False
     for tag in (part.strip() for part in raw.split(",")):
         if tag == "*":
-            wanted.add(current if current else -1)
+            any_version = True
         elif tag.startswith('"') and tag.endswith('"') and tag[1:-1].isdigit():
-            wanted.add(int(tag[1:-1]))
+            versions.add(int(tag[1:-1]))
         elif tag.isdigit():
-            wanted.add(int(tag))
+            versions.add(int(tag))
         elif not tag.startswith("W/"):  # a weak tag never matches (RFC 9110 §13.1.1)
             raise BadRequest('If-Match must name a version, such as If-Match: "3"')
-    if current not in wanted:
-        raise VersionMismatch(organisation, min(wanted, default=-1), current)
-    return current
+    return IfMatch(frozenset(versions), any_version)
 
 
 def _idempotency_key() -> str | None:
@@ -183,36 +179,6 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     shapes (the `...Out` schemas, which schemathesis holds every response to), and a
     marshmallow dump of a state costs more than answering it."""
     return Response(orjson.dumps(body), status=status, headers=headers, mimetype="application/json")
-
-
-class Renderings:
-    """The JSON and weak ETag of answers that the queries keep and give out again: the same
-    object each time, never changed (see `Queries.state`). Each is serialised and hashed once,
-    not on every request (together 7% of a kept state read's CPU, by py-spy)."""
-
-    def __init__(self, size: int = 256) -> None:
-        self.size = size
-        self._made: OrderedDict[int, tuple[Any, bytes, str]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def response(self, body: Any) -> Response:
-        """`json_response(body)` with its ETag, as `conditional_reads` would have added it."""
-        with self._lock:
-            made = self._made.get(id(body))
-            if made is not None and made[0] is body:  # the id of a body it still holds
-                self._made.move_to_end(id(body))
-        if made is None or made[0] is not body:  # made outside the lock: threads go on
-            data = orjson.dumps(body)
-            made = (body, data, quote_etag(generate_etag(data), weak=True))
-            with self._lock:
-                self._made[id(body)] = made
-                while len(self._made) > self.size:
-                    self._made.popitem(last=False)
-        _, data, etag = made
-        return Response(data, headers={"ETag": etag}, mimetype="application/json")
-
-
-RENDERINGS = Renderings()
 
 
 def _event_headers(body: dict[str, Any]) -> dict[str, str]:
@@ -257,13 +223,12 @@ class Events(MethodView):
         """Append one event. `If-Match: "<version>"` makes it conditional; an
         `Idempotency-Key` makes a retry safe."""
         identity: Identity = g.identity
-        expected = _expected_version(org)
         appended = services().commands.append(
             org,
             draft,
             recorded_by=identity.name,
             token_id=identity.token_id,
-            expected_version=expected,
+            if_match=_if_match(),
             idempotency_key=_idempotency_key(),
         )
         headers = _event_headers(appended.event)
@@ -297,7 +262,7 @@ class State(MethodView):
     def get(self, org: str, **query: Any) -> Response:
         """The state at the end of `at` (default today), as known at `known_at`."""
         state = services().queries.state(org, query.get("at"), query.get("known_at"))
-        return RENDERINGS.response(state)
+        return json_response(state)
 
 
 @blp.route("/organisations/<string:org>/diff")

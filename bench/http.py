@@ -1,6 +1,7 @@
 """Appends and state reads over real HTTP. Run by hand: `python bench/http.py`.
 
-Starts `timeline serve` (gunicorn) on a free loopback port for each database, then drives it
+Starts `timeline serve` (whatever server it runs) on a free loopback port for each database,
+then drives it
 from wrk (or client *processes*, so the clients do not share one GIL):
 
 - appends: 8 concurrent writers for a fixed time, all to one organisation, then each to its
@@ -65,22 +66,18 @@ def free_port() -> int:
 
 
 def start_server(
-    env: dict[str, str], cwd: str, workers: int, threads: int
+    env: dict[str, str], cwd: str, workers: int | None, threads: int | None
 ) -> tuple[subprocess.Popen, int]:
+    """`timeline serve` with its own defaults, but for the processes and threads asked for."""
     port = free_port()
     log = open(Path(cwd) / "server.log", "ab")  # noqa: SIM115
+    command = [TIMELINE, "serve", "--port", str(port), "--seed"]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    if threads is not None:
+        command += ["--threads", str(threads)]
     process = subprocess.Popen(
-        [
-            TIMELINE,
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--seed",
-        ],
+        command,
         env=env,
         cwd=cwd,
         stdout=log,
@@ -281,7 +278,7 @@ def report(rows: list[dict], args: argparse.Namespace) -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"\n## HTTP: bench/http.py, {stamp}",
-        f"\n`python bench/http.py --seconds {args.seconds} --warm-up {args.warm_up} --clients {args.clients} --workers {args.workers} --threads {args.threads} --client {args.client}` "
+        f"\n`python bench/http.py --seconds {args.seconds} --warm-up {args.warm_up} --clients {args.clients} --workers {args.workers}{f' --threads {args.threads}' if args.threads else ''} --client {args.client}` "
         f"on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; server and clients ({args.client}) share the machine.\n",
         "| backend | phase | ok/s | p50 | p95 | requests | errors | vs raw library appends |",
         "|---|---|---|---|---|---|---|---|",
@@ -326,8 +323,10 @@ def main() -> None:
         "--warm-up", type=float, default=2, help="seconds of unmeasured load before each phase"
     )
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads per process (default: the server's)"
+    )
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument(
         "--client",

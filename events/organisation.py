@@ -9,7 +9,6 @@ the stored topics: renaming either needs `register_topic`, never a silent move.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar, cast
@@ -189,42 +188,6 @@ EVENT_CLASSES: dict[str, type[OrganisationEvent]] = {
 """The event class for each type name of the contract."""
 
 
-class EventTypes:
-    """Which events a stream holds, by id, with their types: a dictionary shared between the
-    copies of a stream, and a small one of each copy's own.
-
-    The repository copies a kept stream for every command; copying every id each time cost
-    time in proportion to the stream's length (0.13 ms at 12,000 events, as much again to
-    free it). A copy shares the base, which is never changed once shared, and copies only the
-    few ids recorded since; these are folded into a new base of its own now and then.
-    """
-
-    __slots__ = ("_base", "_own")
-    FOLD_AT = 256
-
-    def __init__(self, base: dict[str, str] | None = None, own: dict[str, str] | None = None):
-        self._base: dict[str, str] = base if base is not None else {}
-        self._own: dict[str, str] = dict(own) if own else {}
-
-    def __contains__(self, event_id: object) -> bool:
-        return event_id in self._own or event_id in self._base
-
-    def get(self, event_id: str) -> str | None:
-        """The event's type, or None if the stream has no such event."""
-        found = self._own.get(event_id)
-        return found if found is not None else self._base.get(event_id)
-
-    def __setitem__(self, event_id: str, type_name: str) -> None:
-        self._own[event_id] = type_name
-        if len(self._own) >= self.FOLD_AT:
-            self._base = {**self._base, **self._own}  # a new base: copies share the old one
-            self._own = {}
-
-    def copy(self) -> EventTypes:
-        """A copy that shares the base."""
-        return EventTypes(self._base, self._own)
-
-
 class Organisation:
     """One organisation's event stream and what it must remember to accept new events.
 
@@ -240,7 +203,7 @@ class Organisation:
         self.created_on = created_on
         self.modified_on = created_on
         self.pending_events: list[OrganisationEvent] = []
-        self._types = EventTypes()
+        self._types: dict[str, str] = {}
         self._retracted: set[str] = set()
 
     @staticmethod
@@ -335,13 +298,3 @@ class Organisation:
         if self.version and now <= self.modified_on:
             return self.modified_on + timedelta(microseconds=1)
         return now
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Organisation:
-        # The repository copies cached aggregates for every command; the containers hold
-        # only strings, so copying the containers is a full copy (EventTypes shares what it
-        # never changes).
-        clone = copy.copy(self)
-        clone.pending_events = list(self.pending_events)
-        clone._types = self._types.copy()
-        clone._retracted = set(self._retracted)
-        return clone

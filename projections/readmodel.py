@@ -112,9 +112,8 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         super().create_table()
         assert self.datastore.engine is not None
         metadata.create_all(self.datastore.engine, tables=list(READ_MODEL_TABLES))
-        with self.transaction(commit=True) as session:
-            if self.max_tracking_id(self.upstream) is None:
-                self._insert_tracking(session, Tracking(self.upstream, 0))
+        if self.max_tracking_id(self.upstream) is None:
+            self.insert_tracking(Tracking(self.upstream, 0))
 
     def position(self) -> int:
         """The id of the last notification applied."""

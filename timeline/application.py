@@ -2,39 +2,29 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, suppress
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import (
-    AggregateNotFoundError,
-    Application,
-    ProcessingEvent,
-    Recording,
-)
-from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.utils import Environment
 from sqlalchemy import Engine
 
 from events.organisation import Organisation, OrganisationEvent
 from timeline.config import Config
-from timeline.persistence import SQLiteProbes, TimelineFactory, TimelineRecorder
-
-FOLLOW_LIMIT = 1000
-"""The most events `Timeline.organisation` reads to bring kept streams up to date; further
-behind than that, it forgets them (each is read afresh when next wanted)."""
+from timeline.persistence import TimelineFactory, TimelineRecorder
 
 
 class Timeline(Application[UUID]):
     """Organisations' histories as event streams, stored with `eventsourcing_sqlalchemy`.
 
-    Streams are kept in the aggregate cache between commands. Where every writer stores in
-    turn and the log's positions are taken in commit order (an SQLite file, PostgreSQL), one
-    query for the events stored since the last look brings every kept stream up to date
-    (`organisations`). On an in-memory database this process is the only writer, and the
-    library brings a kept stream up to date when it is wanted.
+    Streams are kept in the library's aggregate cache between appends, fast-forwarded from
+    the log when next wanted (the library's `AGGREGATE_CACHE_FASTFORWARD`). Only writers
+    use them, one at a time within the writers' turn, so a stream is handed out as the
+    cache holds it, not copied (`DEEPCOPY_FROM_AGGREGATE_CACHE=n`): a writer whose save
+    fails must `forget` the streams it recorded on.
     """
 
     name = "Timeline"
@@ -48,52 +38,20 @@ class Timeline(Application[UUID]):
                 "CREATE_TABLE": "n",
                 "AGGREGATE_CACHE_MAXSIZE": str(config.aggregate_cache_size),
                 "AGGREGATE_CACHE_FASTFORWARD": "y",
-                "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
+                "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
                 "IS_SNAPSHOTTING_ENABLED": "n",
             }
         )
-        # Not in memory: there one connection is shared between threads, and its readers
-        # could see a transaction's rows before it commits.
-        self._follows_log = self.timeline_recorder.turns.across_processes
-        if self._follows_log:
-            self.repository.fastforward = False  # see _catch_up_kept
-        self._followed: int | None = None  # the log position the kept streams reflect
-        self._kept_lock = threading.Lock()
-        self.probes = SQLiteProbes(self.engine, config.sqlite_busy_timeout)
-        """One-statement reads outside the pool, on an SQLite file (see `SQLiteProbes`)."""
-
-    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        """Save aggregates or events, as the library does. Given only this service's events
-        (every append and import saves those), it collects them as they are: the library
-        asks of each whether it is a domain event through a runtime Protocol, whose
-        `isinstance` walks the Protocol's attributes every time (2% of an append's CPU,
-        inside the writers' turn)."""
-        if not objs or not all(isinstance(obj, OrganisationEvent) for obj in objs):
-            return super().save(*objs, **kwargs)
-        processing_event = ProcessingEvent[UUID]()
-        processing_event.events.extend(objs)
-        processing_event.saved_kwargs.update(kwargs)
-        recordings = self._record(processing_event)
-        self._take_snapshots(processing_event)
-        self._notify(recordings)
-        self.notify(processing_event.events)  # the library's deprecated hook, as it calls it
-        return recordings
-
-    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
-        """Record as the library does, handing the recorder the domain events too: the read
-        model is written from them, so they need not be decoded again from the rows."""
-        processing_event.saved_kwargs["recorded_events"] = processing_event.events
-        return super()._record(processing_event)
 
     def close(self) -> None:
-        """Give back the writer connection and the probes, then close the pool."""
+        """Give back the writers' turn's connection, then close the pool."""
         self.timeline_recorder.turns.close()
-        self.probes.close()
         super().close()
 
-    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+    def construct_factory(self, env: Environment) -> InfrastructureFactory[TrackingRecorder]:
         """Our factory: the library's SQLAlchemy one with a configured pool."""
-        return TimelineFactory(env, self.config)
+        factory: InfrastructureFactory[Any] = TimelineFactory(env, self.config)
+        return factory
 
     @property
     def engine(self) -> Engine:
@@ -107,97 +65,41 @@ class Timeline(Application[UUID]):
         assert isinstance(self.recorder, TimelineRecorder)
         return self.recorder
 
+    def writers_turn(self) -> AbstractContextManager[None]:
+        """Wait for the writers' turn (see `WriterTurns`): streams loaded, recorded on and
+        saved within it lose no race to another writer."""
+        return self.timeline_recorder.turns.turn()
+
     def organisation(self, slug: str) -> Organisation:
-        """The organisation's stream as it stands, or a new one at version 0."""
-        return self.organisations([slug])[slug]
-
-    def organisations(
-        self, slugs: Iterable[str], *, follow_log: bool = True
-    ) -> dict[str, Organisation]:
-        """Each organisation's stream as it stands (a new one at version 0 if it has none).
-
-        `follow_log=False` skips bringing the kept streams up to the log first: for a writer
-        within its turn that has done so already, and whose own transaction's rows, not yet
-        committed, must not reach them (on SQLite it reads on the transaction's connection)."""
-        found = {}
-        with self._kept_lock:
-            if self._follows_log and follow_log:
-                self._catch_up_kept()
-            for slug in slugs:
-                try:
-                    organisation = self.repository.get(Organisation.id_for(slug))
-                except AggregateNotFoundError:
-                    organisation = Organisation.start(slug)
-                assert isinstance(organisation, Organisation)
-                found[slug] = organisation
+        """The organisation's stream as it stands (a new one at version 0 if it has none)."""
+        try:
+            found: object = self.repository.get(Organisation.id_for(slug))
+        except AggregateNotFoundError:
+            return Organisation.start(slug)
+        assert isinstance(found, Organisation)
         return found
 
-    def _catch_up_kept(self) -> None:
-        """Bring every kept stream up to the log: apply the events stored since the last look,
-        which are other processes' (this one's own are kept already)."""
-        cache = self.repository.cache
-        if cache is None:
-            return
-        if self._followed is None or not cache.cache:
-            # Nothing kept: a stream wanted from now on is read whole.
-            self._followed = self.recorder.max_notification_id() or 0
-            return
-        stored = self.timeline_recorder.select_after(self._followed, FOLLOW_LIMIT)
-        if len(stored) == FOLLOW_LIMIT:  # far behind: forget them all, read each afresh
-            self._evict(list(cache.cache))
-            self._followed = self.recorder.max_notification_id() or 0
-            return
-        for notification in stored:
-            try:
-                kept = cache.get(notification.originator_id)
-            except KeyError:
-                continue  # not kept: read whole when wanted
-            if notification.originator_version <= kept.version:
-                continue  # stored by this process, and kept with it
-            if notification.originator_version == kept.version + 1:
-                caught_up = self.mapper.to_domain_event(notification).mutate(kept)
-                if caught_up is not kept:
-                    cache.put(notification.originator_id, caught_up)
-            else:  # a gap: read the stream whole when wanted
-                self._evict([notification.originator_id])
-        if stored:
-            self._followed = stored[-1].id
+    def organisations(self, slugs: Iterable[str]) -> dict[str, Organisation]:
+        """Each organisation's stream as it stands, by slug."""
+        return {slug: self.organisation(slug) for slug in dict.fromkeys(slugs)}
 
-    def keep(self, saved: Iterable[Organisation]) -> None:
-        """Keep streams just saved in the aggregate cache, so that the next command on them
-        need not read back and replay the events this one stored. A stream the cache already
-        holds at its version or later is left."""
+    def keep(self, streams: Iterable[Organisation]) -> None:
+        """Keep streams just saved in the aggregate cache, as they stand now (their pending
+        events are stored: none is pending any more)."""
         cache = self.repository.cache
-        if cache is None:
-            return
-        with self._kept_lock:
-            for stream in saved:
-                stream.collect_events()  # they are stored: none is pending any more
-                try:
-                    if cache.get(stream.id).version >= stream.version:
-                        continue
-                except KeyError:
-                    pass
+        for stream in streams:
+            stream.collect_events()
+            if cache is not None:
                 cache.put(stream.id, stream)
 
-    def forget(self, streams: Iterable[str]) -> None:
-        """Drop these organisations' kept streams: the next command reads each from the log."""
-        with self._kept_lock:
-            self._evict([Organisation.id_for(slug) for slug in streams])
-
-    def _evict(self, stream_ids: Iterable[UUID]) -> None:
-        """Drop kept streams (the caller holds `_kept_lock`)."""
+    def forget(self, streams: Iterable[Organisation]) -> None:
+        """Drop streams from the aggregate cache (recorded on, but not saved): each is read
+        afresh from the log when next wanted."""
         cache = self.repository.cache
-        if cache is None:
-            return
-        for stream_id in stream_ids:
-            with suppress(KeyError):
-                cache.get(stream_id, evict=True)
-
-    def writers_turn(self) -> AbstractContextManager[None]:
-        """Wait for the writers' turn (see `WriterTurns`): appends read, recorded and saved
-        within it lose no race to another process."""
-        return self.timeline_recorder.turns.turn()
+        if cache is not None:
+            for stream in streams:
+                with suppress(KeyError):
+                    cache.get(stream.id, evict=True)
 
     def stream(self, slug: str) -> list[OrganisationEvent]:
         """Every event of the organisation, in recording order."""
@@ -206,4 +108,4 @@ class Timeline(Application[UUID]):
 
     def create_tables(self) -> None:
         """Create the event log's table (a no-op when it exists)."""
-        self.recorder.create_table()
+        self.timeline_recorder.create_table()

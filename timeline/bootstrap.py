@@ -43,11 +43,11 @@ class Services:
 
     def catch_up(self) -> int:
         """Apply to the read model whatever the log holds that it has not applied yet."""
-        return self.read_model.catch_up(self.app.recorder, self.app.mapper)
+        return self.read_model.catch_up(self.app.timeline_recorder, self.app.mapper)
 
     def rebuild_projections(self) -> int:
         """Rebuild the read model from the whole log; return the position reached."""
-        return self.read_model.rebuild(self.app.recorder, self.app.mapper)
+        return self.read_model.rebuild(self.app.timeline_recorder, self.app.mapper)
 
     def is_healthy(self) -> bool:
         """The database answers and the read model has reached the log found at startup."""
@@ -96,7 +96,7 @@ def build(config: Config | None = None, *, create: bool = True) -> Services:
     config = config or Config.from_env()
     app = Timeline(config)
     read_model = ReadModel(
-        app.factory.datastore, upstream=app.name, tracking_table_name=TRACKING_TABLE
+        app.timeline_recorder.datastore, upstream=app.name, tracking_table_name=TRACKING_TABLE
     )
     if create:
         try:

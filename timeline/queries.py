@@ -21,7 +21,7 @@ from events.dates import InvalidDate, period_end, period_start
 from events.errors import EventNotFound, OrganisationNotFound, PersonNotFound
 from events.validation import EVENT_TYPES, SLUG, is_slug
 from projections.listing import EventFilter, SortKey, current_bodies, get_event, list_events
-from projections.queries import LOG_POSITION_SQL, Asked, StateQueries
+from projections.queries import Asked, StateQueries
 from projections.readmodel import record_of
 from projections.records import Json, resolve
 from projections.state import diff_states, state_at
@@ -173,9 +173,7 @@ class Queries:
 
         A state is a function of the question and of what the log holds, so recent answers are
         kept per process under the read model's position, read in the snapshot the answer is
-        computed in: any new event anywhere moves it. On SQLite a kept answer is looked for
-        first, with one statement on the thread's probe connection and no snapshot (on
-        PostgreSQL that would cost a round trip more). Callers must not change the answer
+        computed in: any new event anywhere moves it. Callers must not change the answer
         they get.
         """
         at_end, label = parse_at(at)
@@ -183,11 +181,6 @@ class Queries:
         if not is_slug(organisation):
             raise OrganisationNotFound(organisation)
         question = (organisation, at_end, label, asked.known)
-        position = self.app.probes.scalar(LOG_POSITION_SQL)
-        if position is not NotImplemented:
-            found = self._kept((*question, int(position or 0)))
-            if found is not None:
-                return found
         with self.app.engine.connect() as conn, snapshot_on(conn) as snapshot:
             queries = StateQueries(snapshot)
             key = (*question, queries.log_position())
