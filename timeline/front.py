@@ -270,6 +270,9 @@ class Front:
             await self.linger(reader, writer)
         except (OSError, asyncio.CancelledError, h11.LocalProtocolError):
             pass  # the client went, or the worker stops: nothing to answer
+        except Exception:
+            log.exception("the server failed to serve a connection")
+            await self.refuse(conn, writer, exchange, 500, "the server could not read this request")
         finally:
             self.connections.discard(task)
             self.waiting.discard(task)

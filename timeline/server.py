@@ -181,7 +181,8 @@ def run(
 ) -> int:
     """Serve until stopped; SIGTERM lets requests in flight finish first. The exit status."""
     limits = Limits(timeout=timeout, keepalive=keepalive, keepalive_requests=keepalive_requests)
-    with socket.create_server((host, port), backlog=2048) as sock:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.create_server((host, port), family=family, backlog=2048) as sock:
         log.info(
             "listening on http://%s:%d with %d workers of %d threads",
             host,

@@ -32,6 +32,8 @@ def test_each_request_is_logged_once_as_a_json_line_with_its_request_id(tmp_path
     with serving(env, tmp_path, log=log) as server:
         assert server.get("/api/organisations/cicopa/state?at=1998").status == 200
         assert server.get("/api/nothing", headers={"X-Request-ID": "find-me-1"}).status == 404
+        refused = b"POST /api/refused HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"
+        assert _raw_answer(server.base, refused)[0] == 501
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     access = [line for line in lines if line.get("logger") == "timeline.access"]
     found = [line for line in access if line.get("request_id") == "find-me-1"]
@@ -39,6 +41,10 @@ def test_each_request_is_logged_once_as_a_json_line_with_its_request_id(tmp_path
     assert found[0]["path"] == "/api/nothing" and found[0]["status"] == 404
     assert found[0]["level"] == "info" and found[0]["duration_ms"] >= 0
     assert sum(line["path"] == "/api/organisations/cicopa/state" for line in access) == 1
+    # A request the server refuses before the app sees it is logged once too, by the server.
+    assert [(line["path"], line["status"]) for line in access if line.get("refused_by")] == [
+        (None, 501)
+    ]
     assert {line["logger"] for line in lines} <= {"timeline", "timeline.access", "timeline.server"}
     assert "find-me-1" not in "".join(
         line for line in log.read_text().splitlines() if not line.startswith("{")
