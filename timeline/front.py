@@ -289,10 +289,12 @@ class Front:
     ) -> bool:
         """Read the next request into `exchange`; False if the connection ends first."""
         limits = self.limits
+        if conn.trailing_data[0]:  # begun already, behind the last one (pipelined)
+            exchange.started = time.monotonic()
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
-                if exchange.request is None and not conn.trailing_data[0]:
+                if not exchange.started:
                     wait = min(limits.keepalive, limits.timeout) if served else limits.timeout
                     data = await self.first_bytes(reader, task, wait)
                     if data is None:
@@ -303,7 +305,6 @@ class Front:
                 conn.receive_data(data)
             elif isinstance(event, h11.Request):
                 exchange.request = event
-                exchange.started = exchange.started or time.monotonic()
                 self.check_head(event)
                 if conn.they_are_waiting_for_100_continue:
                     writer.write(

@@ -202,7 +202,15 @@ def test_a_kept_alive_connection_is_answered_whatever_the_pause_between_requests
                 b"GET /api/organisations/cicopa/state?at=2000 HTTP/1.1\r\nHost: x\r\n\r\n"
             )
             answers += [_read_answer(reader), _read_answer(reader)]
-    assert [status for status, _ in answers] == [200] * 6
+            sock.sendall(  # the next one's first half in the same packet, its rest after
+                b"GET /api/organisations/cicopa/state?at=1980 HTTP/1.1\r\nHost: x\r\n\r\n"
+                b"GET /api/organisations/cicopa/state?at=1985 HTTP/1.1\r\nHo"
+            )
+            answers.append(_read_answer(reader))
+            time.sleep(0.2)
+            sock.sendall(b"st: x\r\n\r\n")
+            answers.append(_read_answer(reader))
+    assert [status for status, _ in answers] == [200] * 8
     assert [json.loads(body)["at"] for _, body in answers] == [
         "1998",
         "2005",
@@ -210,4 +218,6 @@ def test_a_kept_alive_connection_is_answered_whatever_the_pause_between_requests
         "2017",
         "1990",
         "2000",
+        "1980",
+        "1985",
     ]
