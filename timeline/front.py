@@ -63,7 +63,6 @@ REFUSAL_HEADERS = [
     ("Content-Type", "application/problem+json"),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
-    ("Connection", "close"),
 ]
 """The headers of the front's own refusals, as the app sends its errors (contract §3)."""
 
@@ -119,6 +118,7 @@ class Exchange:
     request: h11.Request | None = None
     body: bytearray = field(default_factory=bytearray)
     started: float = 0.0
+    answered: bool = False
 
 
 def environ_for(
@@ -190,6 +190,37 @@ def call_app(app: WsgiApp, environ: dict[str, Any]) -> Answer:
     return answer
 
 
+def keeps_alive(request: h11.Request | None) -> bool:
+    """Whether the client means to send another request on its connection (HTTP/1.1 without
+    `Connection: close`; HTTP/1.0 connections are closed after one answer)."""
+    if request is None or request.http_version != b"1.1":
+        return False
+    options = b",".join(value for name, value in request.headers if name == b"connection")
+    return b"close" not in {option.strip().lower() for option in options.split(b",")}
+
+
+def response(answer: Answer, head_only: bool, close: bool) -> bytes:
+    """The bytes of `answer`: its status line, its headers (with a length, a date, and
+    `Connection: close` if `close`) and its body (none for HEAD, 1xx, 204 and 304)."""
+    status = int(answer.status[:3])
+    bodyless = head_only or status < 200 or status in (204, 304)
+    lines = [f"HTTP/1.1 {answer.status}\r\n"]
+    named = set()
+    for name, value in answer.headers:
+        if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
+            raise ValueError(f"a line break in the header {name!r}")
+        named.add(name.lower())
+        lines.append(f"{name}: {value}\r\n")
+    if "content-length" not in named and status >= 200 and status not in (204, 304):
+        lines.append(f"Content-Length: {len(answer.body)}\r\n")
+    if "date" not in named:
+        lines.append(f"Date: {formatdate(usegmt=True)}\r\n")
+    if close:
+        lines.append("Connection: close\r\n")
+    head = "".join(lines).encode("latin-1") + b"\r\n"
+    return head if bodyless else head + answer.body
+
+
 def problem(status: int, detail: str) -> bytes:
     """A problem details body (RFC 9457), as the app's errors are."""
     return json.dumps(
@@ -240,16 +271,23 @@ class Front:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Answer the requests of one connection, one after the other."""
+        """Answer the requests of one connection, one after the other.
+
+        h11 reads each request with a parser of its own (handed what came behind the last
+        one); answers are written by `response`, each whole, with its length."""
         task = asyncio.current_task()
         assert task is not None
         self.connections.add(task)
-        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_head)
         exchange = Exchange()
+        behind = b""
         try:
             served = 0
             while True:
+                conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_head)
                 exchange = Exchange()
+                if behind:  # begun already, behind the last one (pipelined)
+                    conn.receive_data(behind)
+                    exchange.started = time.monotonic()
                 if not await self.receive(conn, reader, writer, exchange, task, served):
                     break
                 served += 1
@@ -257,22 +295,24 @@ class Front:
                     self.limits.keepalive > 0
                     and served < self.limits.keepalive_requests
                     and not self.stopping
+                    and keeps_alive(exchange.request)
                 )
-                if not await self.answer(conn, writer, exchange, keep):
+                await self.answer(writer, exchange, keep)
+                if not keep:
                     break
-                conn.start_next_cycle()
+                behind = conn.trailing_data[0]
         except Refusal as refusal:
-            await self.refuse(conn, writer, exchange, refusal.status, refusal.detail)
+            await self.refuse(writer, exchange, refusal.status, refusal.detail)
             await self.linger(reader, writer)
         except h11.RemoteProtocolError as error:
             detail = UNREADABLE.sub(r"\2", str(error))  # h11 shows what it read as a repr
-            await self.refuse(conn, writer, exchange, error.error_status_hint, detail)
+            await self.refuse(writer, exchange, error.error_status_hint, detail)
             await self.linger(reader, writer)
-        except (OSError, asyncio.CancelledError, h11.LocalProtocolError):
+        except (OSError, asyncio.CancelledError):
             pass  # the client went, or the worker stops: nothing to answer
         except Exception:
             log.exception("the server failed to serve a connection")
-            await self.refuse(conn, writer, exchange, 500, "the server could not read this request")
+            await self.refuse(writer, exchange, 500, "the server could not read this request")
         finally:
             self.connections.discard(task)
             self.waiting.discard(task)
@@ -289,8 +329,6 @@ class Front:
     ) -> bool:
         """Read the next request into `exchange`; False if the connection ends first."""
         limits = self.limits
-        if conn.trailing_data[0]:  # begun already, behind the last one (pipelined)
-            exchange.started = time.monotonic()
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
@@ -307,9 +345,7 @@ class Front:
                 exchange.request = event
                 self.check_head(event)
                 if conn.they_are_waiting_for_100_continue:
-                    writer.write(
-                        conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b""
-                    )
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             elif isinstance(event, h11.Data):
                 exchange.body += event.data
                 if len(exchange.body) > limits.max_body:
@@ -353,13 +389,12 @@ class Front:
             if name == b"content-length" and int(value) > self.limits.max_body:
                 raise Refusal(413, f"the body may be at most {self.limits.max_body} bytes")
 
-    async def answer(
-        self, conn: h11.Connection, writer: asyncio.StreamWriter, exchange: Exchange, keep: bool
-    ) -> bool:
-        """Have the app answer in a thread, then send its answer; True to keep the connection."""
-        assert exchange.request is not None
+    async def answer(self, writer: asyncio.StreamWriter, exchange: Exchange, keep: bool) -> None:
+        """Have the app answer in a thread, then send its answer (closing if not `keep`)."""
+        request = exchange.request
+        assert request is not None
         environ = environ_for(
-            exchange.request,
+            request,
             bytes(exchange.body),
             writer.get_extra_info("sockname"),
             writer.get_extra_info("peername"),
@@ -371,46 +406,23 @@ class Front:
         except Exception:
             log.exception("the app failed to answer")
             raise Refusal(500, "the server could not answer this request") from None
-        code, _, reason = answer.status.partition(" ")
-        headers = [
-            (name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
-        ]
-        if not any(name.lower() == b"date" for name, _ in headers):
-            headers.append((b"Date", formatdate(usegmt=True).encode("ascii")))
-        if not keep:
-            headers.append((b"Connection", b"close"))
-        data = conn.send(h11.Response(status_code=int(code), headers=headers, reason=reason))
-        if answer.body and exchange.request.method != b"HEAD":
-            data = (data or b"") + (conn.send(h11.Data(data=answer.body)) or b"")
-        await self.write(writer, (data or b"") + (conn.send(h11.EndOfMessage()) or b""))
-        return conn.our_state is h11.DONE and conn.their_state is h11.DONE
+        data = response(answer, request.method == b"HEAD", close=not keep)
+        exchange.answered = True
+        await self.write(writer, data)
 
     async def refuse(
-        self,
-        conn: h11.Connection,
-        writer: asyncio.StreamWriter,
-        exchange: Exchange,
-        status: int,
-        detail: str,
+        self, writer: asyncio.StreamWriter, exchange: Exchange, status: int, detail: str
     ) -> None:
-        """Answer a request the front will not hand the app, as problem details, and log it.
-
-        Written by hand rather than through `conn`: h11 sends no answer to a request whose
-        head it has not read in full (one stalled half-way), and the connection closes after."""
-        if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
-            return  # an answer has begun already
+        """Answer a request the front will not hand the app, as problem details (then the
+        connection closes), and log it."""
+        if exchange.answered:
+            return
         request = exchange.request
         body = problem(status, detail)
-        headers = [*REFUSAL_HEADERS, ("Content-Length", str(len(body)))]
-        headers.append(("Date", formatdate(usegmt=True)))
-        head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n" + "".join(
-            f"{name}: {value}\r\n" for name, value in headers
-        )
-        data = head.encode("latin-1") + b"\r\n"
-        if request is None or request.method != b"HEAD":
-            data += body
+        refusal = Answer(f"{status} {HTTPStatus(status).phrase}", REFUSAL_HEADERS, body)
+        head_only = request is not None and request.method == b"HEAD"
         with contextlib.suppress(OSError, TimeoutError):  # the client has gone: log it all the same
-            await self.write(writer, data)
+            await self.write(writer, response(refusal, head_only, close=True))
         peer = writer.get_extra_info("peername")
         line = {
             "method": request.method.decode("ascii") if request else None,
