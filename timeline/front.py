@@ -116,15 +116,16 @@ class Exchange:
     """One request on a connection, as read, and when its first byte came."""
 
     request: h11.Request | None = None
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)  # the request's, listed
     body: bytearray = field(default_factory=bytearray)
     started: float = 0.0
     answered: bool = False
 
 
-def environ_for(
-    request: h11.Request, body: bytes, local: Any, peer: Any, multiprocess: bool
-) -> dict[str, Any]:
-    """The WSGI environment of `request` (PEP 3333), its body read already."""
+def environ_for(exchange: Exchange, local: Any, peer: Any, multiprocess: bool) -> dict[str, Any]:
+    """The WSGI environment of a request read in full (PEP 3333)."""
+    request, body = exchange.request, bytes(exchange.body)
+    assert request is not None
     target = request.target
     if not target.startswith(b"/") and b"://" in target:  # absolute form: keep the path
         target = b"/" + target.split(b"://", 1)[1].partition(b"/")[2]
@@ -149,7 +150,7 @@ def environ_for(
         "wsgi.run_once": False,
     }
     framed = False
-    for raw_name, raw_value in request.headers:
+    for raw_name, raw_value in exchange.headers:
         if b"_" in raw_name:  # would pass for its dashed twin (Client_IP as Client-IP)
             continue
         name = raw_name.decode("ascii").upper().replace("-", "_")
@@ -190,12 +191,12 @@ def call_app(app: WsgiApp, environ: dict[str, Any]) -> Answer:
     return answer
 
 
-def keeps_alive(request: h11.Request | None) -> bool:
+def keeps_alive(exchange: Exchange) -> bool:
     """Whether the client means to send another request on its connection (HTTP/1.1 without
     `Connection: close`; HTTP/1.0 connections are closed after one answer)."""
-    if request is None or request.http_version != b"1.1":
+    if exchange.request is None or exchange.request.http_version != b"1.1":
         return False
-    options = b",".join(value for name, value in request.headers if name == b"connection")
+    options = b",".join(value for name, value in exchange.headers if name == b"connection")
     return b"close" not in {option.strip().lower() for option in options.split(b",")}
 
 
@@ -295,7 +296,7 @@ class Front:
                     self.limits.keepalive > 0
                     and served < self.limits.keepalive_requests
                     and not self.stopping
-                    and keeps_alive(exchange.request)
+                    and keeps_alive(exchange)
                 )
                 await self.answer(writer, exchange, keep)
                 if not keep:
@@ -343,7 +344,8 @@ class Front:
                 conn.receive_data(data)
             elif isinstance(event, h11.Request):
                 exchange.request = event
-                self.check_head(event)
+                exchange.headers = list(event.headers)  # h11's are a Sequence: slow to walk
+                self.check_head(exchange)
                 if conn.they_are_waiting_for_100_continue:
                     writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             elif isinstance(event, h11.Data):
@@ -379,13 +381,15 @@ class Front:
                 408, f"the request was not sent in full within {self.limits.timeout:g} s"
             ) from None
 
-    def check_head(self, request: h11.Request) -> None:
+    def check_head(self, exchange: Exchange) -> None:
         """Refuse an HTTP other than 1.x (400: no request is a 5xx, contract §3), and a
         declared body over `max_body` before reading any of it."""
+        request = exchange.request
+        assert request is not None
         if not request.http_version.startswith(b"1."):
             version = request.http_version.decode("ascii")
             raise Refusal(400, f"HTTP/{version} is not spoken here: HTTP/1.1 is")
-        for name, value in request.headers:
+        for name, value in exchange.headers:
             if name == b"content-length" and int(value) > self.limits.max_body:
                 raise Refusal(413, f"the body may be at most {self.limits.max_body} bytes")
 
@@ -394,8 +398,7 @@ class Front:
         request = exchange.request
         assert request is not None
         environ = environ_for(
-            request,
-            bytes(exchange.body),
+            exchange,
             writer.get_extra_info("sockname"),
             writer.get_extra_info("peername"),
             self.multiprocess,
@@ -453,8 +456,9 @@ class Front:
     async def write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         """Send `data`; a client that does not read it within `timeout` is dropped."""
         writer.write(data)
-        async with asyncio.timeout(self.limits.timeout):
-            await writer.drain()
+        if writer.transport.get_write_buffer_size():  # not all sent at once: wait, not forever
+            async with asyncio.timeout(self.limits.timeout):
+                await writer.drain()
 
 
 def serve(sock: socket.socket, app: WsgiApp, limits: Limits, threads: int) -> None:
