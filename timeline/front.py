@@ -457,8 +457,12 @@ class Front:
         """Send `data`; a client that does not read it within `timeout` is dropped."""
         writer.write(data)
         if writer.transport.get_write_buffer_size():  # not all sent at once: wait, not forever
-            async with asyncio.timeout(self.limits.timeout):
-                await writer.drain()
+            try:
+                async with asyncio.timeout(self.limits.timeout):
+                    await writer.drain()
+            except TimeoutError:
+                writer.transport.abort()  # close() would wait to send what is not being read
+                raise
 
 
 def serve(sock: socket.socket, app: WsgiApp, limits: Limits, threads: int) -> None:

@@ -103,6 +103,19 @@ def test_a_connection_stalled_or_idle_past_the_timeout_is_closed(tmp_path):
         assert server.get("/healthz").status == 200
 
 
+def test_a_client_that_does_not_read_its_answers_is_dropped_after_the_timeout(tmp_path):
+    # Pipelined requests, never read: once their answers fill the buffers on both sides, the
+    # server waits `--timeout` for the client to read, then drops the connection, and the
+    # client's sending fails. A server that kept waiting would leave it blocked instead.
+    env = environment(None)
+    with serving(env, tmp_path, "--workers", "1", "--threads", "2", "--timeout", "1") as server:
+        request = b"GET /api/organisations/cicopa/events?limit=1000 HTTP/1.1\r\nHost: x\r\n\r\n"
+        with _connect(server) as sock, pytest.raises((BrokenPipeError, ConnectionResetError)):
+            for _ in range(10_000):  # far more answers than the buffers hold
+                sock.sendall(request * 10)
+        assert server.get("/healthz").status == 200
+
+
 def _post_raw(server: Server, head: str, body: bytes, chunked: bool) -> tuple[int, str, dict]:
     """POST `body` after `head` (a request line and headers), in 4 KiB chunks if `chunked`."""
     if chunked:
