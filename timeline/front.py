@@ -8,15 +8,17 @@ connections that each sent half a header kept every thread waiting. waitress rea
 requests first, but answers what it refuses itself (a bad request line, a transfer coding it
 cannot decode, a body over its limit) as plain text, which no public API of it changes, and
 it has no public way to stop accepting and let the requests in flight finish on SIGTERM. Here
-the loop parses with `h11` (a small, documented HTTP/1.1 state machine with no I/O of its own),
-so every refusal is problem+json like the app's errors, and a stop is graceful.
+the loop parses requests with `h11` (a small, documented HTTP/1.1 parser with no I/O of its
+own) and writes answers itself, so every refusal is problem+json like the app's errors, and a
+stop is graceful.
 
 What a connection may do:
 - send a request's head and body within `Limits.timeout` of its first byte; a connection
   stalled mid-request is answered 408 and closed. Before a request's first byte, a new
   connection may wait `timeout`, a kept-alive one `keepalive` (at most `timeout`): then it is
   closed.
-- send a head of at most `Limits.max_head` bytes (else 431) and a body of at most
+- speak HTTP/1.x (else 400: never a 5xx, contract §3) with a head of about `Limits.max_head`
+  bytes at most (431 once more is buffered without the head's end) and a body of at most
   `Limits.max_body` bytes however it is framed (else 413, without reading the rest). The app
   judges the contract's own limits (64 KiB bodies, header sizes) on what it is handed: a
   chunked body reaches it decoded, with its length as `CONTENT_LENGTH`, so it is judged as one
@@ -85,7 +87,8 @@ class Limits:
     keepalive_requests: int = 100
     """Requests a connection serves before it is closed."""
     max_head: int = 64 * 1024
-    """Bytes of a request line and headers."""
+    """Bytes of a request line and headers (checked as h11 does: on what is buffered while the
+    head is incomplete, so a head read in one go may pass it by up to `RECEIVE_BYTES`)."""
     max_body: int = 1024 * 1024
     """Bytes of a request body, however framed: looser than the app's 64 KiB, which it
     refuses itself; this only stops what the app should never have to read."""
