@@ -156,8 +156,18 @@ def init() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--workers", type=int, help="Worker processes (default: one per core, 2 to 4).")
-@click.option("--threads", default=8, show_default=True, type=int, help="Threads per worker.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Worker processes (default: one per core, 2 to 4).",
+)
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Threads per worker.",
+)
 @click.option(
     "--keepalive",
     default=5,
