@@ -1,6 +1,6 @@
 """Request ids, structured access logs, Prometheus metrics, and limits on request heads.
 
-Under gunicorn, `timeline serve` sets PROMETHEUS_MULTIPROC_DIR so that /metrics adds up every
+Under `timeline serve`, the server sets PROMETHEUS_MULTIPROC_DIR so that /metrics adds up every
 worker process; without it (tests, a single process) the process's own counters are shown.
 """
 
@@ -51,7 +51,7 @@ bp = Blueprint("observability", __name__)
 
 
 def _check_head() -> None:
-    """Refuse oversized request lines and headers (gunicorn's own limits are set looser, so
+    """Refuse oversized request lines and headers (the server's own limits are set looser, so
     that these are refused here, as problem details)."""
     if len(request.full_path) > MAX_URL:
         raise RequestURITooLarge(f"the URL may be at most {MAX_URL} characters")

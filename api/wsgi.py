@@ -1,4 +1,4 @@
-"""The WSGI entry point for gunicorn: `api.wsgi:create_app()` builds one app per worker.
+"""The WSGI entry point for `timeline serve`: `api.wsgi:create_app()` builds one app per worker.
 
 `timeline serve` creates the tables once before the workers start and tells them so with
 TIMELINE_TABLES_READY=1; started any other way, each worker creates what is missing.

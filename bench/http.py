@@ -1,7 +1,6 @@
 """Appends and state reads over real HTTP. Run by hand: `python bench/http.py`.
 
-Starts `timeline serve` (whatever server it runs) on a free loopback port for each database,
-then drives it
+Starts `timeline serve` on a free loopback port for each database, then drives it
 from wrk (or client *processes*, so the clients do not share one GIL):
 
 - appends: 8 concurrent writers for a fixed time, all to one organisation, then each to its

@@ -12,7 +12,7 @@ a fresh copy of a seeded SQLite database, once with 30 warm-up operations only a
   app, a state the process keeps already (the warm-up asks for each of those years);
 - raw: the library's own append (an `eventsourcing` Aggregate, one event per save).
 
-The HTTP server (gunicorn) and the sockets are not counted: bench/http.py measures those.
+The HTTP server (timeline.front) and the sockets are not counted: bench/http.py measures those.
 Results are appended to bench/RESULTS.md.
 """
 

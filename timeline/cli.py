@@ -196,8 +196,18 @@ def init() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--workers", type=int, help="Worker processes (default: one per core, 2 to 4).")
-@click.option("--threads", default=8, show_default=True, type=int, help="Threads per worker.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Worker processes (default: one per core, 2 to 4).",
+)
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Threads per worker.",
+)
 @click.option(
     "--keepalive",
     default=5,
@@ -215,6 +225,15 @@ def init() -> None:
     "connections spread over the workers again.",
 )
 @click.option(
+    "--timeout",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    envvar="TIMELINE_SERVER_TIMEOUT",
+    help="Seconds a client has to send a whole request (from its first byte) or to start "
+    "its first one, and to read an answer; a connection idle or stalled longer is closed.",
+)
+@click.option(
     "--seed/--no-seed",
     "seed_first",
     default=None,
@@ -228,10 +247,12 @@ def serve(
     threads: int,
     keepalive: int,
     keepalive_requests: int,
+    timeout: float,
     seed_first: bool | None,
 ) -> None:
-    """Serve the API and the pages with gunicorn, a production WSGI server."""
-    from timeline.server import LOGGING, prepare_metrics_directory, run
+    """Serve the API and the pages: worker processes that each read whole requests before
+    a thread answers them (see timeline/front.py)."""
+    from timeline.server import LOGGING, metrics_directory, run
 
     logging.config.dictConfig(LOGGING)  # the server logs JSON lines, from the first one
 
@@ -242,15 +263,17 @@ def serve(
             report = services.commands.seed()
             log.info("empty database: loaded the CICOPA history (%d events)", report.imported)
     os.environ["TIMELINE_TABLES_READY"] = "1"  # the workers need not create them again
-    prepare_metrics_directory()
-    run(
-        host=host,
-        port=port,
-        workers=workers or _default_workers(),
-        threads=threads,
-        keepalive=keepalive,
-        keepalive_requests=keepalive_requests,
-    )
+    with metrics_directory():
+        status = run(
+            host=host,
+            port=port,
+            workers=workers or _default_workers(),
+            threads=threads,
+            keepalive=keepalive,
+            keepalive_requests=keepalive_requests,
+            timeout=timeout,
+        )
+    sys.exit(status)
 
 
 def _default_workers() -> int:

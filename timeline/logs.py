@@ -42,16 +42,13 @@ class JsonFormatter(logging.Formatter):
 
 
 def logging_config(level: str = "INFO") -> dict[str, Any]:
-    """A dictConfig sending every logger, gunicorn's included, to stderr as JSON lines (the
-    app logs each request itself: gunicorn writes no access line, see `timeline.server`)."""
+    """A dictConfig sending every logger to stderr as JSON lines (the app logs each request
+    itself, the server only those it refuses before the app sees them: see `timeline.front`)."""
     stderr = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "json"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": JsonFormatter}},
         "handlers": {"stderr": stderr},
-        "loggers": {
-            "gunicorn.error": {"handlers": ["stderr"], "level": level, "propagate": False},
-        },
         "root": {"handlers": ["stderr"], "level": level},
     }
