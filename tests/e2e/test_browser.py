@@ -52,7 +52,7 @@ def server(tmp_path_factory):
             "sources": [
                 {
                     "title": f"Hostile {HOSTILE}",
-                    "url": "https://example.org/?q=<x>",
+                    "url": "https://example.org/?q=%3Cx%3E",
                     "quote": HOSTILE,
                 }
             ],
