@@ -20,6 +20,7 @@ from api.errors import PROBLEM_JSON, register_error_handlers
 from api.observability import register_observability
 from api.resources import MAX_BODY
 from api.schemas import DATA_SCHEMAS, ProblemOut
+from api.security import register_security
 from timeline.bootstrap import Services
 
 
@@ -72,6 +73,7 @@ def create_app(services: Services) -> Flask:
     app.jinja_env.undefined = StrictUndefined  # a misspelt name in a template fails loudly
     app.extensions["timeline"] = services
     register_observability(app)
+    register_security(app)
     api = TimelineApi(app)
     for schema in DATA_SCHEMAS.values():
         api.spec.components.schema(resolve_schema_cls(schema).__name__, schema=schema)

@@ -32,7 +32,7 @@ from api.schemas import (
     TimelineQuery,
 )
 from events.errors import VersionMismatch
-from events.validation import EventDraft
+from events.validation import EventDraft, text_problem
 from timeline.bootstrap import Services
 from timeline.errors import InvalidArguments, NotAuthenticated
 from timeline.tokens import Identity
@@ -149,8 +149,10 @@ def _expected_version(organisation: str) -> int | None:
 
 def _idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= 255:
-        raise InvalidArguments({"Idempotency-Key": "must be 1 to 255 characters"})
+    if key is not None and (not 1 <= len(key) <= 255 or text_problem(key)):
+        raise InvalidArguments(
+            {"Idempotency-Key": "must be 1 to 255 characters, none of them a control character"}
+        )
     return key
 
 

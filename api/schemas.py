@@ -80,7 +80,7 @@ class SourceSchema(Schema):
     quote = fields.String()
 
 
-assert set(SourceSchema._declared_fields) == set(SOURCE_FIELDS)
+assert set(SourceSchema().fields) == set(SOURCE_FIELDS)
 
 
 class EventIn(Schema):
