@@ -29,9 +29,6 @@ class TimelineApi(Api):  # type: ignore[misc]
 
     ERROR_SCHEMA = ProblemOut
 
-    def _register_error_handlers(self) -> None:
-        """Errors are mapped once, by `api.errors.register_error_handlers`."""
-
     def _register_responses(self) -> None:
         for status in http.HTTPStatus:
             response: dict[str, Any] = {"description": status.phrase}
@@ -81,7 +78,7 @@ def create_app(services: Services) -> Flask:
     app.register_blueprint(ops.bp)
     app.register_blueprint(pages.bp)
     app.add_url_rule("/api/docs/assets/<path:filename>", "docs_assets", _docs_asset)
-    register_error_handlers(app)
+    register_error_handlers(app)  # after Api(app): replaces flask-smorest's JSON error handler
     return app
 
 

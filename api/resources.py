@@ -43,7 +43,8 @@ MAX_BODY = 64 * 1024
 class StrictJsonParser(FlaskParser):
     """Reads the body the write guard already parsed strictly (no NaN, no Infinity)."""
 
-    def _raw_load_json(self, req: Any) -> Any:
+    def load_json(self, req: Any, schema: Any) -> Any:
+        """The body `guard_writes` parsed (webargs' public hook for the JSON location)."""
         return g.get("json_body", core.missing)
 
 
