@@ -65,6 +65,10 @@ API_CONFIG = {
 def create_app(services: Services) -> Flask:
     """A Flask app serving `services`."""
     app = Flask(__name__)
+    # No redirect from `//a//b` or `/a/` to `/a`: werkzeug builds its Location from the Host
+    # header, so any Host could send a client (or a cache) elsewhere. Such paths are 404.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
     app.config.update(API_CONFIG, MAX_CONTENT_LENGTH=MAX_BODY)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.jinja_env.undefined = StrictUndefined  # a misspelt name in a template fails loudly

@@ -118,6 +118,14 @@ def test_a_host_that_cannot_be_a_name_gets_a_400_page_or_problem(client, history
     assert_problem(client.get("/api/organisations", headers={"Host": "a..b"}), 400)
 
 
+@pytest.mark.parametrize(
+    "path", ["/api//organisations", "/static//style.css", "/organisations/cicopa/"]
+)
+def test_no_redirect_is_built_from_the_host_header(client, history, path):
+    response = client.get(path, headers={"Host": "evil.example"})
+    assert response.status_code in (200, 404) and "Location" not in response.headers
+
+
 # --- the headers every answer carries ----------------------------------------------------------
 
 
