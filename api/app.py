@@ -66,7 +66,8 @@ def create_app(services: Services) -> Flask:
     """A Flask app serving `services`."""
     app = Flask(__name__)
     # No redirect from `//a//b` or `/a/` to `/a`: werkzeug builds its Location from the Host
-    # header, so any Host could send a client (or a cache) elsewhere. Such paths are 404.
+    # header, so any Host could send a client (or a cache) elsewhere. `//a//b` is a 404, and
+    # `/a/` is answered as `/a`.
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
     app.config.update(API_CONFIG, MAX_CONTENT_LENGTH=MAX_BODY)
