@@ -5,14 +5,13 @@ The app gets its services from the composition root; nothing is built at import 
 
 from __future__ import annotations
 
-import http
 from typing import Any
 
 import swagger_ui_bundle
+from apispec import BasePlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask import Flask, Response, send_from_directory
 from flask_smorest import Api
-from flask_smorest.utils import prepare_response
 from jinja2 import StrictUndefined
 
 from api import ops, pages, resources
@@ -20,27 +19,26 @@ from api.errors import PROBLEM_JSON, register_error_handlers
 from api.observability import register_observability
 from api.resources import MAX_BODY
 from api.schemas import DATA_SCHEMAS, ProblemOut
+from api.security import register_security
 from timeline.bootstrap import Services
+
+
+class ProblemResponses(BasePlugin):
+    """An apispec plugin documenting flask-smorest's default error responses, the only
+    response components the app registers, as problem+json, the type they are served as."""
+
+    def response_helper(self, response: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
+        """The response with its JSON content moved to `application/problem+json`."""
+        content = response.get("content") or {}
+        if "application/json" not in content:
+            return None
+        return {"content": {PROBLEM_JSON: content["application/json"]}}
 
 
 class TimelineApi(Api):  # type: ignore[misc]
     """flask-smorest's Api, with errors documented (and served) as problem+json."""
 
     ERROR_SCHEMA = ProblemOut
-
-    def _register_error_handlers(self) -> None:
-        """Errors are mapped once, by `api.errors.register_error_handlers`."""
-
-    def _register_responses(self) -> None:
-        for status in http.HTTPStatus:
-            response: dict[str, Any] = {"description": status.phrase}
-            if not (100 <= status < 200) and status not in (204, 304):
-                response["schema"] = self.ERROR_SCHEMA
-            prepare_response(response, self.spec, PROBLEM_JSON)
-            self.spec.components.response(status.name, response, lazy=True)
-        response = {"description": "An error, as problem details", "schema": self.ERROR_SCHEMA}
-        prepare_response(response, self.spec, PROBLEM_JSON)
-        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
 API_CONFIG = {
@@ -67,19 +65,25 @@ API_CONFIG = {
 def create_app(services: Services) -> Flask:
     """A Flask app serving `services`."""
     app = Flask(__name__)
+    # No redirect from `//a//b` or `/a/` to `/a`: werkzeug builds its Location from the Host
+    # header, so any Host could send a client (or a cache) elsewhere. `//a//b` is a 404, and
+    # `/a/` is answered as `/a`.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
     app.config.update(API_CONFIG, MAX_CONTENT_LENGTH=MAX_BODY)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.jinja_env.undefined = StrictUndefined  # a misspelt name in a template fails loudly
     app.extensions["timeline"] = services
     register_observability(app)
-    api = TimelineApi(app)
+    register_security(app)
+    api = TimelineApi(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})
     for schema in DATA_SCHEMAS.values():
         api.spec.components.schema(resolve_schema_cls(schema).__name__, schema=schema)
     api.register_blueprint(resources.blp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(pages.bp)
     app.add_url_rule("/api/docs/assets/<path:filename>", "docs_assets", _docs_asset)
-    register_error_handlers(app)
+    register_error_handlers(app)  # after Api(app): replaces flask-smorest's JSON error handler
     return app
 
 

@@ -54,7 +54,7 @@ TITLES = {
     "invalid-event": "The event is not valid",
     "invalid-parameters": "A parameter is not valid",
     "idempotency-key-reused": "The Idempotency-Key was used with another body",
-    "invalid-cursor": "The cursor was not made by this service",
+    "invalid-cursor": "The cursor was not made by this service for this query",
     "organisation-not-found": "No such organisation",
     "event-not-found": "No such event",
     "person-not-found": "No such person",

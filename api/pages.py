@@ -16,6 +16,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 from api.charts import figure_charts, tenure_chart
 from events.dates import EDTFDate, InvalidDate
 from events.errors import OrganisationNotFound, PersonNotFound
+from events.validation import link_url
 from timeline.bootstrap import Services
 from timeline.errors import InvalidArguments
 from timeline.presentation import (
@@ -63,6 +64,12 @@ def qualified(figure: dict[str, Any]) -> str:
 def language(subtag: str) -> str:
     """`fr` → "French"."""
     return language_name(subtag)
+
+
+@bp.app_template_filter("link")
+def link(url: object) -> str | None:
+    """A source's URL fit for an `href` (percent-encoded), or None if it is not http(s)."""
+    return link_url(url)
 
 
 def _organisation(org: str, organisations: Iterable[dict[str, Any]]) -> dict[str, Any]:

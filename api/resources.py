@@ -28,7 +28,7 @@ from api.schemas import (
     TimelineJSOut,
     TimelineQuery,
 )
-from events.validation import EventDraft
+from events.validation import EventDraft, text_problem
 from timeline.bootstrap import Services
 from timeline.errors import InvalidArguments, NotAuthenticated
 from timeline.tokens import Identity
@@ -40,7 +40,8 @@ MAX_BODY = 64 * 1024
 class StrictJsonParser(FlaskParser):
     """Reads the body the write guard already parsed strictly (no NaN, no Infinity)."""
 
-    def _raw_load_json(self, req: Any) -> Any:
+    def load_json(self, req: Any, schema: Any) -> Any:
+        """The body `guard_writes` parsed (webargs' public hook for the JSON location)."""
         return g.get("json_body", core.missing)
 
 
@@ -145,8 +146,10 @@ def _if_match() -> IfMatch | None:
 
 def _idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= 255:
-        raise InvalidArguments({"Idempotency-Key": "must be 1 to 255 characters"})
+    if key is not None and (not 1 <= len(key) <= 255 or text_problem(key)):
+        raise InvalidArguments(
+            {"Idempotency-Key": "must be 1 to 255 characters, none of them a control character"}
+        )
     return key
 
 

@@ -101,7 +101,7 @@ class SourceSchema(Schema):
     quote = fields.String()
 
 
-assert set(SourceSchema._declared_fields) == set(SOURCE_FIELDS)
+assert set(SourceSchema().fields) == set(SOURCE_FIELDS)
 
 
 BASIS_DESCRIPTION = (
@@ -172,7 +172,8 @@ def _period(description: str, data_key: str | None = None) -> fields.String:
 KNOWN_AT = fields.String(
     metadata={
         "format": "date-time",
-        "description": "RFC 3339 recording time: answer from what was recorded by then.",
+        "description": "RFC 3339 recording time (a date-time with its offset, and nothing "
+        "else): answer from what was recorded by then. The answer echoes it as sent.",
     }
 )
 
@@ -191,7 +192,12 @@ class EventsQuery(_Documented):
     end = _period("Events whose date range starts on or before the end of this period.", "to")
     type = fields.String(metadata={"description": "Comma-separated event types."})
     limit = fields.Integer(validate=validate.Range(1, 1000), metadata={"default": 100})
-    cursor = fields.String(metadata={"description": "The `next` of the previous page."})
+    cursor = fields.String(
+        metadata={
+            "description": "The `next` of the previous page, with the same query (only `limit` "
+            "may change): with another organisation, other filters or another endpoint, 400."
+        }
+    )
     known_at = KNOWN_AT
     include_retracted = fields.Boolean(metadata={"default": False})
 

@@ -7,6 +7,7 @@ about every bad field at once; keys are dotted paths such as `data.person.id`.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import unicodedata
@@ -14,6 +15,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from events.dates import EDTFDate, InvalidDate
 from events.errors import InvalidEvent
@@ -21,7 +23,13 @@ from events.errors import InvalidEvent
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 FIGURE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
-_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE)
+_URL_SAFE = "-._~:/?#[]@!$&()*+,;=%"
+"""The characters of an RFC 3986 URL besides ASCII letters and digits that a printed URL keeps
+as they are (all but the apostrophe, which ends a single-quoted HTML attribute)."""
+_URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2}")
+_HTTP = re.compile(r"https?://", re.IGNORECASE)
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?", re.ASCII)
 _UUID = re.compile(
     r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 )
@@ -93,9 +101,45 @@ class Url(Text):
 
     def check(self, value: Any, path: str, errors: Errors) -> Any:
         super().check(value, path, errors)
-        if path not in errors and not _URL.fullmatch(value):
-            errors[path] = "must be an absolute http:// or https:// address without spaces"
+        if path not in errors and not is_url(value):
+            errors[path] = (
+                "must be an absolute http:// or https:// URL with a host, in ASCII: other "
+                "characters (spaces, quotes, angle brackets) percent-encoded"
+            )
         return value
+
+
+def is_url(value: str) -> bool:
+    """True for an absolute http(s) URL with a valid host, every character one RFC 3986
+    allows (anything else percent-encoded)."""
+    if _URL_CHARS.sub("", value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    return parts.scheme.lower() in ("http", "https") and _is_host(host)
+
+
+def _is_host(host: str) -> bool:
+    if _HOSTNAME.fullmatch(host):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def link_url(value: object) -> str | None:
+    """A stored source URL made safe to print: percent-encoded where RFC 3986 does not allow
+    a character, and the apostrophe too (so no quote, angle bracket or space is left), or None
+    if it is not http(s). Events stored before URLs were checked may hold anything."""
+    if not isinstance(value, str) or not _HTTP.match(value):
+        return None
+    return quote(value, safe=_URL_SAFE)
 
 
 class Slug(Field):

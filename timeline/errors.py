@@ -18,8 +18,10 @@ class InvalidArguments(DomainError):
 class InvalidCursor(DomainError):
     """A page cursor the service did not make."""
 
-    def __init__(self) -> None:
-        super().__init__("this cursor was not made by this service; start again without one")
+    def __init__(
+        self, detail: str = "this cursor was not made by this service; start again without one"
+    ) -> None:
+        super().__init__(detail)
 
 
 class IdempotencyKeyReused(DomainError):

@@ -10,11 +10,12 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from events.dates import InvalidDate, period_end, period_start
@@ -50,20 +51,32 @@ def parse_at(value: str | None, name: str = "at") -> tuple[date, str]:
         raise InvalidArguments({name: str(error)}) from None
 
 
+RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+"""RFC 3339's `date-time`: `T` and `Z` in either case, fractional seconds, an offset."""
+
+
 def parse_known_at(value: str | None) -> datetime | None:
-    """An RFC 3339 timestamp with its offset, such as `2026-01-31T12:00:00Z`."""
+    """An RFC 3339 date-time, such as `2026-01-31T12:00:00Z`, and nothing else (no week
+    dates, no basic format, no space for `T`, no date alone)."""
     if value is None or value == "":
         return None
+    match = RFC3339.fullmatch(value)
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None or "T" not in value.upper():
-        raise InvalidArguments(
-            {"known_at": "must be an RFC 3339 timestamp with an offset, e.g. 2026-01-31T12:00:00Z"}
+        if match is None:
+            raise ValueError(value)
+        day, minutes, seconds, fraction, offset = match.groups()
+        leap = seconds == "60"  # 23:59:60Z is the next day's midnight in UTC's count
+        moment = datetime.fromisoformat(
+            f"{day}T{minutes}:{'59' if leap else seconds}{fraction or ''}{offset.upper()}"
         )
+    except ValueError:
+        raise InvalidArguments(
+            {"known_at": "must be an RFC 3339 date-time with an offset, e.g. 2026-01-31T12:00:00Z"}
+        ) from None
     try:
-        return moment.astimezone(UTC)
+        return (moment + timedelta(seconds=leap)).astimezone(UTC)
     except OverflowError:  # 0001-01-01T01:00:00+08:00 is in year 0 in UTC
         raise InvalidArguments(
             {"known_at": "must fall between the years 1 and 9999 in UTC"}
@@ -121,25 +134,39 @@ def parse_organisations(value: str | None) -> list[str] | None:
 
 
 class Cursors:
-    """Opaque page cursors, signed so that a cursor the service did not make is refused."""
+    """Opaque page cursors, signed so that a cursor the service did not make is refused, and
+    naming the query they belong to (endpoint, organisations, filters; not the page size), so
+    that one used with another query is refused too."""
 
     def __init__(self, key: bytes) -> None:
         self.key = key
 
-    def encode(self, after: SortKey) -> str:
-        """A URL-safe cursor that resumes strictly after `after`."""
-        payload = _b64(json.dumps(list(after)).encode())
+    def encode(self, after: SortKey, query: str) -> str:
+        """A URL-safe cursor of `query` that resumes strictly after `after`."""
+        payload = _b64(json.dumps([*after, self._digest(query)]).encode())
         return f"{payload}.{self._sign(payload)}"
 
-    def decode(self, cursor: str | None) -> SortKey | None:
-        """The position a cursor resumes after; InvalidCursor if it is not ours."""
+    def decode(self, cursor: str | None, query: str) -> SortKey | None:
+        """The position a cursor of `query` resumes after; InvalidCursor if it is not ours or
+        belongs to another query."""
         if cursor is None or cursor == "":
             return None
         payload, _, signature = cursor.partition(".")
         if not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
             raise InvalidCursor
-        group, day, position = json.loads(base64.urlsafe_b64decode(payload + "=="))
+        try:
+            group, day, position, digest = json.loads(base64.urlsafe_b64decode(payload + "=="))
+        except ValueError:  # signed, but of an older form (before cursors named their query)
+            raise InvalidCursor from None
+        if digest != self._digest(query):
+            raise InvalidCursor(
+                "this cursor belongs to another query (another organisation, other filters or "
+                "another endpoint); keep the query of the page that gave it, or start again"
+            )
         return (int(group), int(day), int(position))
+
+    def _digest(self, query: str) -> str:
+        return _b64(hashlib.sha256(query.encode()).digest()[:12])
 
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self.key, payload.encode(), hashlib.sha256).digest()[:18])
@@ -180,7 +207,7 @@ class Queries:
         asked = Asked(at_end, parse_known_at(known_at))
         if not is_slug(organisation):
             raise OrganisationNotFound(organisation)
-        question = (organisation, at_end, label, asked.known)
+        question = (organisation, at_end, label, known_at or None)  # echoed as sent
         with self.app.engine.connect() as conn, snapshot_on(conn) as snapshot:
             queries = StateQueries(snapshot)
             key = (*question, queries.log_position())
@@ -189,6 +216,8 @@ class Queries:
                 found = queries.state(organisation, label, asked)
                 if found is None:
                     raise OrganisationNotFound(organisation)
+                if known_at:
+                    found["known_at"] = known_at
                 self._keep(key, found)
         return found
 
@@ -255,17 +284,20 @@ class Queries:
                 errors.update(error.errors)
         if errors:
             raise InvalidArguments(errors)
-        after = self.cursors.decode(cursor)
         first, last = parsed["period"]
         orgs = [organisation] if organisation is not None else parsed["orgs"]
         flt = EventFilter(orgs, parsed["types"], first, last, parsed["known_at"], include_retracted)
+        # A cursor names its query: the endpoint (one organisation's list or the timeline of
+        # all) and every filter, not the page size.
+        query = repr((organisation is None, flt))
+        after = self.cursors.decode(cursor, query)
         with read_snapshot(self.app.engine) as conn:
             if organisation is not None and not StateQueries(conn).has_history(
                 organisation, flt.known_at
             ):
                 raise OrganisationNotFound(organisation)
             events, next_after = list_events(conn, flt, after, parsed["limit"])
-        return Page(events, self.cursors.encode(next_after) if next_after else None)
+        return Page(events, self.cursors.encode(next_after, query) if next_after else None)
 
     def all_events(self, organisation: str, **filters: Any) -> Iterator[Json]:
         """Every event a filtered list holds, page after page."""

@@ -1,7 +1,7 @@
 """An organisation's timeline in Knight Lab TimelineJS3's JSON format.
 
 TimelineJS puts `headline`, `text` and `credit` into the page as HTML, so every piece of
-text taken from an event is escaped here.
+text taken from an event is escaped here, and every URL percent-encoded (`link_url`) as well.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from markupsafe import escape
 
 from events.dates import EDTFDate
+from events.validation import link_url
 from timeline.presentation import TYPE_LABELS, language_name, sentence
 
 Json = dict[str, Any]
@@ -48,15 +49,20 @@ def _text(event: Json) -> str:
         parts.append(f"<p>{escape(detail)}</p>")
     if event.get("note"):
         parts.append(f"<p>{escape(event['note'])}</p>")
-    sources = [
-        f"<li>{escape(s['title'])}"
-        + (f": “{escape(s['quote'])}”" if s.get("quote") else "")
-        + "</li>"
-        for s in event.get("sources", [])
-    ]
+    sources = [f"<li>{_source(s)}</li>" for s in event.get("sources", [])]
     if sources:
         parts.append(f"<ol>{''.join(sources)}</ol>")
     return "".join(parts)
+
+
+def _source(source: Json) -> str:
+    """A source as HTML: its title, linked to its URL if it has one, and its quote."""
+    title = str(escape(source["title"]))
+    href = link_url(source.get("url"))
+    if href:
+        title = f'<a href="{escape(href)}" rel="noopener nofollow">{title}</a>'
+    quote = f": “{escape(source['quote'])}”" if source.get("quote") else ""
+    return f"{title}{quote}"
 
 
 def slide(event: Json, names: Mapping[str, str | None]) -> Json:
@@ -70,10 +76,10 @@ def slide(event: Json, names: Mapping[str, str | None]) -> Json:
     sources = event.get("sources", [])
     if sources:
         credit = "; ".join(str(escape(s["title"])) for s in sources)
-        linked = next((s["url"] for s in sources if s.get("url")), None)
+        links = [href for s in sources if (href := link_url(s.get("url")))]
         result["media"] = {"url": "", "credit": credit}
-        if linked:
-            result["media"]["link"] = linked
+        if links:
+            result["media"]["link"] = links[0]
     return result
 
 

@@ -19,7 +19,9 @@ def seeded(services, client, auth):
         "type": "milestone",
         "occurred_on": "2004-02",
         "data": {"headline": HOSTILE},
-        "sources": [{"title": HOSTILE, "url": "https://example.org/?a=<b>", "quote": HOSTILE}],
+        "sources": [
+            {"title": HOSTILE, "url": "https://example.org/?a=%3Cb%3E&c=d", "quote": HOSTILE}
+        ],
         "note": HOSTILE,
     }
     assert (

@@ -52,7 +52,7 @@ def server(tmp_path_factory):
             "sources": [
                 {
                     "title": f"Hostile {HOSTILE}",
-                    "url": "https://example.org/?q=<x>",
+                    "url": "https://example.org/?q=%3Cx%3E",
                     "quote": HOSTILE,
                 }
             ],
@@ -189,6 +189,16 @@ def test_a_person_page_shows_positions_across_organisations(server, page):
     assert any("Director-General" in row for row in rows)
     assert page.locator("figure.tenures rect").count() == 3
     shot(page, "bruno-roelants")
+
+
+def test_the_api_docs_render_under_the_pages_policy(server, page):
+    response = page.goto(server.base + "/api/docs")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    page.wait_for_selector(".opblock", timeout=30_000)
+    assert page.locator(".opblock").count() >= 8
+    assert page.get_by_text("/api/organisations/{org}/state").count() >= 1
+    shot(page, "api-docs")
+    assert page.errors == []  # a script or style the policy refused would be logged here
 
 
 def test_unknown_pages_are_404_pages(server, page):

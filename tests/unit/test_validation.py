@@ -719,7 +719,16 @@ def sources(value: object) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://x", "https://www.cicopa.coop/about/", "HTTPS://EXAMPLE.ORG", "http://a.b/c?d=e#f"],
+    [
+        "http://x",
+        "https://www.cicopa.coop/about/",
+        "HTTPS://EXAMPLE.ORG",
+        "http://a.b/c?d=e#f",
+        "https://issuu.com./cicopa",
+        "https://[::1]:8080/x",
+        "http://192.0.2.1/",
+        "https://xn--9ca.fr/%C3%A9t%C3%A9?q=%3Cx%3E",
+    ],
 )
 def test_a_source_url_may_be_http_or_https(url: str) -> None:
     draft = parse_event(sources([{"title": "Web page", "url": url}]))
@@ -740,6 +749,19 @@ def test_a_source_url_may_be_http_or_https(url: str) -> None:
         "mailto:a@b.c",
         "data:text/html,hi",
         " http://x",
+        "https://example.org/?q=<x>",
+        'https://example.org/"onmouseover="alert(1)',
+        "https://a b.org/",
+        "https://example.org/a b",
+        "https://été.fr/",
+        "https://example.org/%zz",
+        "https://example.org:99999/",
+        "https://example.org:port/",
+        "https://[::1/",
+        "https://-a.org/",
+        "https://a_b.org/",
+        "https://example.org/\\evil",
+        "https://example.org/{x}",
     ],
 )
 def test_a_source_url_that_is_not_http_is_refused(url: str) -> None:
