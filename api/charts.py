@@ -63,6 +63,12 @@ def _year_ticks(first: date, last: date) -> list[int]:
     return list(range((first.year // step + 1) * step, last.year + 1, step))
 
 
+def _span(when: EDTFDate) -> tuple[date, date]:
+    """The days to draw a date over: its range, an unbounded side drawn at the known one."""
+    first, last = when.first_day, when.last_day
+    return first or when.sort_day, last or when.sort_day
+
+
 def figure_charts(events: Iterable[dict[str, Any]]) -> list[FigureChart]:
     """A chart per reported figure (the usual four first), each point linked to its event."""
     reports: dict[str, list[tuple[EDTFDate, Any, dict[str, Any]]]] = {}
@@ -73,12 +79,7 @@ def figure_charts(events: Iterable[dict[str, Any]]) -> list[FigureChart]:
                 reports.setdefault(name, []).append((when, value, event))
     if not reports:
         return []
-    days = [
-        d
-        for items in reports.values()
-        for when, _, _ in items
-        for d in (when.first_day, when.last_day)
-    ]
+    days = [d for items in reports.values() for when, _, _ in items for d in _span(when)]
     first = date(min(days).year - 1, 1, 1)
     last = date(max(days).year + 1, 12, 31)
     x = _scale(first.toordinal(), last.toordinal(), LEFT, WIDTH - RIGHT)
@@ -100,13 +101,14 @@ def _chart(
     chart = FigureChart(name, figure_label(name), x_ticks=x_ticks)
     chart.y_ticks = [(y(top * f), format_number(round(top * f))) for f in (0, 0.5, 1)]
     for when, value, event in sorted(
-        items, key=lambda item: (item[0].first_day, item[2]["version"])
+        items, key=lambda item: (item[0].sort_day, item[2]["version"])
     ):
         source = event["sources"][0] if event["sources"] else {}
+        first, last = _span(when)
         chart.points.append(
             Point(
-                x1=x(when.first_day.toordinal()),
-                x2=x(when.last_day.toordinal() + 1),
+                x1=x(first.toordinal()),
+                x2=x(last.toordinal() + 1),
                 y=y(float(value)),
                 value=format_number(value),
                 when=display_date(event["occurred_on"]),
@@ -143,8 +145,8 @@ def tenure_chart(positions: Sequence[dict[str, Any]], today: date) -> TenureChar
     """Bars from each position's `from` to its `to` (or today, while held)."""
     spans = []
     for position in positions:
-        start = EDTFDate.parse(position["from"]).first_day
-        end = EDTFDate.parse(position["to"]).last_day if position["to"] else today
+        start = _span(EDTFDate.parse(position["from"]))[0]
+        end = _span(EDTFDate.parse(position["to"]))[1] if position["to"] else today
         spans.append((start, max(end, start), position))
     if not spans:
         return TenureChart([], [])

@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
-from projections.queries import MAX_SPAN_DAYS, statement
+from projections.queries import statement
 from projections.records import Json
-from projections.tables import OPEN, micros
+from projections.tables import OPEN, OPEN_START, micros
 
 SortKey = tuple[int, int, int]
 """(0 for dated events and 1 for amendments, first day's ordinal, recording position)."""
@@ -25,9 +25,10 @@ class EventFilter:
     organisations: Sequence[str] | None = None
     types: Sequence[str] | None = None
     start: date | None = None
-    """Events whose range ends on or after this day (the first day of `from`)."""
+    """Events whose range ends on or after this day (the first day of `from`), or never."""
     end: date | None = None
-    """Events whose range starts on or before this day (the last day of `to`)."""
+    """Events whose range starts on or before this day (the last day of `to`), or has no
+    first day."""
     known_at: datetime | None = None
     include_retracted: bool = False
 
@@ -52,11 +53,14 @@ def _conditions(flt: EventFilter, after: SortKey | None) -> tuple[list[str], dic
         params["types"] = list(flt.types)
     if flt.start is not None or flt.end is not None:
         where.append("e.sort_group = 0")
+    # A range overlaps the period when it ends on or after its first day and starts on or
+    # before its last; an unbounded side overlaps everything on that side (an unbounded last
+    # day is stored after every day; a range with no first day sorts by its last).
     if flt.start is not None:
-        where.append(f"e.last_day >= :start AND e.sort_day >= :start - {MAX_SPAN_DAYS}")
+        where.append("e.last_day >= :start")
         params["start"] = flt.start.toordinal()
     if flt.end is not None:
-        where.append("e.sort_day <= :end")
+        where.append(f"(e.sort_day <= :end OR e.precision = {OPEN_START})")
         params["end"] = flt.end.toordinal()
     if after is not None:
         where.append(

@@ -26,8 +26,9 @@ from projections.facts import facts_of
 from projections.records import EventRecord, EventView, corrected
 from projections.tables import (
     OPEN,
-    PRECISIONS,
     READ_MODEL_TABLES,
+    date_shape,
+    day_number,
     event_versions,
     facts,
     metadata,
@@ -238,7 +239,7 @@ class _Writer:
 
     def _add(self, view: EventView, tx: int) -> None:
         record = view.record
-        first, last, when = view.first_day, view.last_day, view.when
+        when = view.when
         group, day = view.sort_key()[:2]
         self.versions.append(
             {
@@ -249,14 +250,14 @@ class _Writer:
                 "type": record.type,
                 "sort_group": group,
                 "sort_day": day,
-                "last_day": last.toordinal() if last else None,
-                "precision": PRECISIONS[when.precision] if when else None,
+                "last_day": day_number(when.last_day) if when else None,
+                "precision": date_shape(when) if when else None,
                 "tx_from": tx,
                 "tx_to": OPEN,
                 "body": json.dumps(view.to_json(), ensure_ascii=False),
             }
         )
-        if first is None or last is None:
+        if when is None:
             return
         for fact in facts_of(view):
             self.facts.append(
@@ -267,8 +268,8 @@ class _Writer:
                     "key": fact.key,
                     "subkey": fact.subkey,
                     "ref": fact.ref,
-                    "first_day": first.toordinal(),
-                    "last_day": last.toordinal(),
+                    "first_day": day,
+                    "last_day": day_number(when.last_day),
                     "position": record.position,
                     "tx_from": tx,
                     "tx_to": OPEN,

@@ -15,17 +15,17 @@ from projections.records import EventView, Json, format_timestamp
 
 
 def counts(view: EventView, at_end: date) -> bool:
-    """An event counts for `at` when the whole of its date range has ended by `at`'s end."""
-    last = view.last_day
-    return last is not None and view.status != "retracted" and last <= at_end
+    """An event counts for `at` when the whole of its date range has ended by `at`'s end
+    (a range with no last day never has)."""
+    when = view.when
+    return when is not None and view.status != "retracted" and when.counts_at(at_end)
 
 
 def is_uncertain(view: EventView, at_end: date) -> bool:
-    """It may or may not have happened by `at`: its range starts by `at`'s end but ends after."""
-    first, last = view.first_day, view.last_day
-    if first is None or last is None or view.status == "retracted":
-        return False
-    return first <= at_end < last
+    """It may or may not have happened by `at`: its range starts by `at`'s end (or has no
+    first day) but ends after it (or has no last day)."""
+    when = view.when
+    return when is not None and view.status != "retracted" and when.uncertain_at(at_end)
 
 
 def cite(view: EventView) -> Json:
@@ -112,15 +112,11 @@ def fold(views: Iterable[EventView], at_end: date) -> tuple[Fold, list[EventView
 def figure_entry(reports: Sequence[tuple[EventView, Any]]) -> Json:
     """A figure's latest report, with every report whose date range overlaps it."""
     latest, value = reports[-1]
-    first, last = latest.first_day, latest.last_day
-    assert first is not None and last is not None
+    assert latest.when is not None
     overlapping = [
         {"value": other_value, "reported_on": other.occurred_on, **cite(other)}
         for other, other_value in reports
-        if other.first_day is not None
-        and other.last_day is not None
-        and other.first_day <= last
-        and other.last_day >= first
+        if other.when is not None and other.when.overlaps(latest.first_day, latest.last_day)
     ]
     return {
         "value": value,
