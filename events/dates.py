@@ -29,6 +29,16 @@ ALLOWED = (
 )
 """What `occurred_on` may be, said in every refusal."""
 
+_SIDE_PATTERN = (
+    r"(?:[0-9]{4}(?:-(?:0[1-9]|1[0-2]|2[1-4]|XX)(?:-(?:0[1-9]|[12][0-9]|3[01]|XX))?)?"
+    r"|[0-9]{3}X|[0-9]{2}XX)[?~%]?"
+)
+OCCURRED_ON_PATTERN = (
+    rf"^(?:{_SIDE_PATTERN}|{_SIDE_PATTERN}/(?:{_SIDE_PATTERN}|\.\.)?|(?:\.\.)?/{_SIDE_PATTERN})$"
+)
+"""The shapes `occurred_on` may take, for documents such as the OpenAPI description (parse
+also refuses days and months that do not exist, `2017-XX-05`, and a start after the end)."""
+
 _SIDE = re.compile(
     r"(?P<year>[0-9]{4}|[0-9]{3}X|[0-9]{2}XX)"
     r"(?:-(?P<month>[0-9]{2}|XX)(?:-(?P<day>[0-9]{2}|XX))?)?"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Callable
 from datetime import date
 
@@ -10,7 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events.dates import ALLOWED, EDTFDate, InvalidDate, period_end, period_start
+from events.dates import (
+    ALLOWED,
+    OCCURRED_ON_PATTERN,
+    EDTFDate,
+    InvalidDate,
+    period_end,
+    period_start,
+)
 
 QUALIFIERS = ["", "?", "~", "%"]
 # No deadline (timing flakes) and no example database (tests/unit does no I/O).
@@ -628,3 +636,13 @@ def test_an_interval_is_accepted_exactly_when_its_start_begins_by_its_end(
     assert (parsed.first_day, parsed.last_day) == (start, end)
     assert str(parsed) == text
     assert parsed.sort_day == (start or end)
+
+
+@pytest.mark.parametrize("text", [row[0] for row in LEVEL_1] + LOC_ACCEPTED)
+def test_the_documented_pattern_admits_every_accepted_form(text: str) -> None:
+    assert re.fullmatch(OCCURRED_ON_PATTERN, text)
+
+
+@pytest.mark.parametrize("text", LOC_LEVEL_2 + LOC_REFUSED_BY_THE_CONTRACT + ["../..", "/"])
+def test_the_documented_pattern_refuses_level_2_and_dates_without_a_side(text: str) -> None:
+    assert re.fullmatch(OCCURRED_ON_PATTERN, text) is None
