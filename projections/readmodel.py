@@ -111,6 +111,9 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         super().create_table()
         assert self.datastore.engine is not None
         metadata.create_all(self.datastore.engine, tables=list(READ_MODEL_TABLES))
+        for table in READ_MODEL_TABLES:  # create_all skips the indexes of tables that exist
+            for index in table.indexes:
+                index.create(self.datastore.engine, checkfirst=True)
         with self.transaction(commit=True) as session:
             if self.max_tracking_id(self.upstream) is None:
                 self._insert_tracking(session, Tracking(self.upstream, 0))
