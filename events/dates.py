@@ -53,9 +53,14 @@ _OPEN_ENDS = ("..", "")
 class InvalidDate(ValueError):
     """A text that is not a date of the form the contract accepts."""
 
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        """What is wrong, without what is allowed (`'2005-02-30' is not a real date: ...`)."""
+
 
 def _refuse(text: str, reason: str) -> InvalidDate:
-    return InvalidDate(f"{text!r} {reason}; {ALLOWED}")
+    return InvalidDate(f"{text!r} {reason}; {ALLOWED}", f"{text!r} {reason}")
 
 
 @dataclass(frozen=True)
@@ -291,13 +296,14 @@ def _month_end(year: int, month: int) -> date:
 
 def _period(text: object) -> EDTFDate:
     """A query period `YYYY`, `YYYY-MM` or `YYYY-MM-DD`: level 0, no qualifier."""
-    refusal = InvalidDate(
-        f"{text!r} is not a period to ask about: use YYYY, YYYY-MM or YYYY-MM-DD "
-        "(no qualifier, no interval, no season)"
-    )
+    allowed = "use YYYY, YYYY-MM or YYYY-MM-DD (no qualifier, no interval, no season)"
+    refusal = InvalidDate(f"{text!r} is not a period to ask about: {allowed}")
     if not isinstance(text, str) or _PERIOD.fullmatch(text) is None:
         raise refusal
-    parsed = EDTFDate.parse(text)
+    try:
+        parsed = EDTFDate.parse(text)
+    except InvalidDate as error:
+        raise InvalidDate(f"{error.reason}; {allowed}") from None
     if parsed.precision == "season":
         raise refusal
     return parsed

@@ -234,6 +234,23 @@ def test_a_query_period_refuses_what_is_not_a_date(function: PeriodBound, text: 
         function(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("2005-02-30", "Feb 2005 has 28 days"), ("1998-13", "no month 13"), ("0000", "0001 to 9999")],
+)
+def test_a_query_period_that_names_no_real_day_says_why_and_what_a_period_is(
+    text: str, reason: str
+) -> None:
+    with pytest.raises(InvalidDate) as raised:
+        period_end(text)
+
+    message = str(raised.value)
+    assert reason in message
+    assert message.endswith(
+        "use YYYY, YYYY-MM or YYYY-MM-DD (no qualifier, no interval, no season)"
+    )
+
+
 # --- properties --------------------------------------------------------------------------------
 
 
