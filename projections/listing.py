@@ -12,7 +12,13 @@ from sqlalchemy import Connection
 
 from projections.queries import statement
 from projections.records import Json
-from projections.tables import OPEN, OPEN_START, micros
+from projections.tables import LONG_SPANS, LONGEST_SPAN_CLASS, OPEN, OPEN_END, OPEN_START, micros
+
+SHORT_CLASS = 9
+"""Ranges of span class 9 or less (a day, a month, a year, a season: shorter than 2**9 days,
+see `projections.tables.date_shape`) that end on or after a day start fewer than 2**9 days
+before it: a list from that day walks them in order from there, and finds the longer ones
+(decades, intervals over years, open ends: few) by their shape on the straddling index."""
 
 SortKey = tuple[int, int, int]
 """(0 for dated events and 1 for amendments, first day's ordinal, recording position)."""
@@ -91,10 +97,28 @@ def list_events(
 ) -> tuple[list[Json], SortKey | None]:
     """Up to `limit` events after `after`, and the sort key to continue from (None at the end)."""
     where, params = _conditions(flt, after)
-    sql = (
-        f"SELECT {_COLUMNS} FROM tl_events e WHERE {' AND '.join(where)} "
-        "ORDER BY e.sort_group, e.sort_day, e.position LIMIT :limit"
-    )
+    if flt.start is None:
+        sql = (
+            f"SELECT {_COLUMNS} FROM tl_events e WHERE {' AND '.join(where)} "
+            "ORDER BY e.sort_group, e.sort_day, e.position LIMIT :limit"
+        )
+    else:  # the short ranges seeked near `start`, merged with the (few) long ones
+        reach = 2**SHORT_CLASS
+        classes = range(LONG_SPANS + SHORT_CLASS + 1, LONG_SPANS + LONGEST_SPAN_CLASS + 1)
+        long = [
+            f"x.precision IN ({', '.join(map(str, [OPEN_END, *classes]))})",
+            f"x.sort_day < :start - {reach}",
+            "x.last_day >= :start",
+        ]
+        if flt.organisations is not None:
+            long.insert(0, "x.organisation IN :orgs")
+        sql = (
+            f"SELECT {_COLUMNS} FROM tl_events e "
+            f"WHERE {' AND '.join(where)} AND e.sort_day >= :start - {reach} "
+            f"UNION ALL SELECT {_COLUMNS} FROM tl_events e WHERE {' AND '.join(where)} "
+            f"AND e.row_id IN (SELECT x.row_id FROM tl_events x WHERE {' AND '.join(long)}) "
+            "ORDER BY sort_group, sort_day, position LIMIT :limit"
+        )
     stmt = statement(sql, *(name for name in ("orgs", "types") if name in params))
     rows = conn.execute(stmt, {**params, "limit": limit + 1}).all()
     page = rows[:limit]
