@@ -70,6 +70,12 @@ def _year_ticks(first: date, last: date) -> list[int]:
     return list(range((first.year // step + 1) * step, last.year + 1, step))
 
 
+def _span(when: EDTFDate) -> tuple[date, date]:
+    """The days to draw a date over: its range, an unbounded side drawn at the known one."""
+    first, last = when.first_day, when.last_day
+    return first or when.sort_day, last or when.sort_day
+
+
 def figure_charts(events: Iterable[dict[str, Any]]) -> list[FigureChart]:
     """A chart per reported figure (the usual four first), each point linked to its event."""
     reports: dict[str, list[tuple[EDTFDate, Any, dict[str, Any]]]] = {}
@@ -80,12 +86,7 @@ def figure_charts(events: Iterable[dict[str, Any]]) -> list[FigureChart]:
                 reports.setdefault(name, []).append((when, value, event))
     if not reports:
         return []
-    days = [
-        d
-        for items in reports.values()
-        for when, _, _ in items
-        for d in (when.first_day, when.last_day)
-    ]
+    days = [d for items in reports.values() for when, _, _ in items for d in _span(when)]
     first = date(min(days).year - 1, 1, 1)
     last = date(max(days).year + 1, 12, 31)
     x = _scale(first.toordinal(), last.toordinal(), LEFT, WIDTH - RIGHT)
@@ -107,14 +108,15 @@ def _chart(
     chart = FigureChart(name, figure_label(name), x_ticks=x_ticks)
     chart.y_ticks = [(y(top * f), format_number(round(top * f))) for f in (0, 0.5, 1)]
     for when, value, event in sorted(
-        items, key=lambda item: (item[0].first_day, item[2]["version"])
+        items, key=lambda item: (item[0].sort_day, item[2]["version"])
     ):
         source = event["sources"][0] if event["sources"] else {}
         qualifier = event["data"].get("qualifiers", {}).get(name)
+        first, last = _span(when)
         chart.points.append(
             Point(
-                x1=x(when.first_day.toordinal()),
-                x2=x(when.last_day.toordinal() + 1),
+                x1=x(first.toordinal()),
+                x2=x(last.toordinal() + 1),
                 y=y(float(value)),
                 value=qualified_number(value, qualifier),
                 when=display_date(event["occurred_on"]),
@@ -125,19 +127,6 @@ def _chart(
             )
         )
     return chart
-
-
-def _day(occurred_on: str | None, *, first: bool) -> date | None:
-    """The first (or last) day a date can mean; for an interval such as `../2019`, that of
-    the side it has."""
-    if not occurred_on:
-        return None
-    sides = occurred_on.split("/")
-    for side in sides if first else reversed(sides):
-        if side not in ("", ".."):
-            parsed = EDTFDate.parse(side)
-            return parsed.first_day if first else parsed.last_day
-    return None
 
 
 @dataclass(frozen=True)
@@ -168,9 +157,10 @@ def tenure_chart(positions: Sequence[dict[str, Any]], today: date) -> TenureChar
     spans = []
     for position in positions:
         attested = position.get("attested") or {}
-        start = _day(position["from"] or attested.get("first"), first=True) or today
-        end = _day(position["to"], first=False) if position["to"] else today
-        spans.append((start, max(end or start, start), position))
+        start_text = position["from"] or attested.get("first")
+        start = _span(EDTFDate.parse(start_text))[0] if start_text else today
+        end = _span(EDTFDate.parse(position["to"]))[1] if position["to"] else today
+        spans.append((start, max(end, start), position))
     if not spans:
         return TenureChart([], [])
     first = date(min(s for s, _, _ in spans).year, 1, 1)

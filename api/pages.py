@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, render_template, request
 from werkzeug.exceptions import BadRequest, NotFound
 
 from api.charts import figure_charts, tenure_chart
-from events.dates import EDTFDate, InvalidDate
+from events.dates import EDTFDate, InvalidDate, period_start
 from events.errors import OrganisationNotFound, PersonNotFound
 from events.validation import link_url
 from timeline.bootstrap import Services
@@ -153,9 +153,7 @@ def state(org: str, date: str) -> str:
     """ "CICOPA in 1998": the state at the end of that period, and a diff with another."""
     queries = _queries()
     try:
-        parsed = EDTFDate.parse(date)
-        if parsed.qualifier:
-            raise InvalidDate("a date to look at takes no qualifier")
+        year = period_start(date).year
         found = queries.state(org, date)
     except (InvalidDate, InvalidArguments):
         raise NotFound(
@@ -179,10 +177,10 @@ def state(org: str, date: str) -> str:
         names={o["id"]: o["name"] for o in organisations},
         state=found,
         date=date,
-        year=parsed.year,
+        year=year,
         label=display_date(date),
-        previous=parsed.year - 1,
-        next=parsed.year + 1,
+        previous=year - 1,
+        next=year + 1,
         compare=compare or "",
         diff=diff,
     )
@@ -190,9 +188,9 @@ def state(org: str, date: str) -> str:
 
 def _first_day(value: str) -> Any:
     try:
-        return EDTFDate.parse(value).first_day
+        return period_start(value)
     except InvalidDate:
-        return EDTFDate.parse("0001").first_day
+        return period_start("0001")
 
 
 @bp.get("/people/<person>")

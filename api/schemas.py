@@ -14,6 +14,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from events.dates import OCCURRED_ON_PATTERN
 from events.errors import InvalidEvent
 from events.validation import (
     BASES,
@@ -36,7 +37,7 @@ from events.validation import (
     parse_event,
 )
 
-EDTF_PATTERN = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?[?~%]?$"
+EDTF_PATTERN = OCCURRED_ON_PATTERN
 PERIOD_PATTERN = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
 
 
@@ -119,8 +120,10 @@ class EventIn(Schema):
     occurred_on = fields.String(
         validate=validate.Regexp(EDTF_PATTERN),
         metadata={
-            "description": "When it happened: an EDTF date (YYYY, YYYY-MM or YYYY-MM-DD, "
-            "optionally followed by ?, ~ or %). Required for every type but retracted and "
+            "description": "When it happened: an EDTF date of level 0 or 1 (YYYY, YYYY-MM or "
+            "YYYY-MM-DD, optionally followed by ?, ~ or %; unspecified digits 201X, 19XX, "
+            "2017-XX, 2017-05-XX, 2017-XX-XX; a season 2018-21 to 2018-24; an interval "
+            "1998/2003, ../2018-02, 2018-02/..). Required for every type but retracted and "
             "corrected, which must not have one.",
             "example": "2004-02-17",
         },

@@ -10,9 +10,15 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
-from projections.queries import MAX_SPAN_DAYS, statement
+from projections.queries import statement
 from projections.records import Json
-from projections.tables import OPEN, micros
+from projections.tables import LONG_SPANS, LONGEST_SPAN_CLASS, OPEN, OPEN_END, OPEN_START, micros
+
+SHORT_CLASS = 9
+"""Ranges of span class 9 or less (a day, a month, a year, a season: shorter than 2**9 days,
+see `projections.tables.date_shape`) that end on or after a day start fewer than 2**9 days
+before it: a list from that day walks them in order from there, and finds the longer ones
+(decades, intervals over years, open ends: few) by their shape on the straddling index."""
 
 SortKey = tuple[int, int, int]
 """(0 for dated events and 1 for amendments, first day's ordinal, recording position)."""
@@ -25,9 +31,10 @@ class EventFilter:
     organisations: Sequence[str] | None = None
     types: Sequence[str] | None = None
     start: date | None = None
-    """Events whose range ends on or after this day (the first day of `from`)."""
+    """Events whose range ends on or after this day (the first day of `from`), or never."""
     end: date | None = None
-    """Events whose range starts on or before this day (the last day of `to`)."""
+    """Events whose range starts on or before this day (the last day of `to`), or has no
+    first day."""
     known_at: datetime | None = None
     include_retracted: bool = False
 
@@ -52,11 +59,14 @@ def _conditions(flt: EventFilter, after: SortKey | None) -> tuple[list[str], dic
         params["types"] = list(flt.types)
     if flt.start is not None or flt.end is not None:
         where.append("e.sort_group = 0")
+    # A range overlaps the period when it ends on or after its first day and starts on or
+    # before its last; an unbounded side overlaps everything on that side (an unbounded last
+    # day is stored after every day; a range with no first day sorts by its last).
     if flt.start is not None:
-        where.append(f"e.last_day >= :start AND e.sort_day >= :start - {MAX_SPAN_DAYS}")
+        where.append("e.last_day >= :start")
         params["start"] = flt.start.toordinal()
     if flt.end is not None:
-        where.append("e.sort_day <= :end")
+        where.append(f"(e.sort_day <= :end OR e.precision = {OPEN_START})")
         params["end"] = flt.end.toordinal()
     if after is not None:
         where.append(
@@ -87,10 +97,28 @@ def list_events(
 ) -> tuple[list[Json], SortKey | None]:
     """Up to `limit` events after `after`, and the sort key to continue from (None at the end)."""
     where, params = _conditions(flt, after)
-    sql = (
-        f"SELECT {_COLUMNS} FROM tl_events e WHERE {' AND '.join(where)} "
-        "ORDER BY e.sort_group, e.sort_day, e.position LIMIT :limit"
-    )
+    if flt.start is None:
+        sql = (
+            f"SELECT {_COLUMNS} FROM tl_events e WHERE {' AND '.join(where)} "
+            "ORDER BY e.sort_group, e.sort_day, e.position LIMIT :limit"
+        )
+    else:  # the short ranges seeked near `start`, merged with the (few) long ones
+        reach = 2**SHORT_CLASS
+        classes = range(LONG_SPANS + SHORT_CLASS + 1, LONG_SPANS + LONGEST_SPAN_CLASS + 1)
+        long = [
+            f"x.precision IN ({', '.join(map(str, [OPEN_END, *classes]))})",
+            f"x.sort_day < :start - {reach}",
+            "x.last_day >= :start",
+        ]
+        if flt.organisations is not None:
+            long.insert(0, "x.organisation IN :orgs")
+        sql = (
+            f"SELECT {_COLUMNS} FROM tl_events e "
+            f"WHERE {' AND '.join(where)} AND e.sort_day >= :start - {reach} "
+            f"UNION ALL SELECT {_COLUMNS} FROM tl_events e WHERE {' AND '.join(where)} "
+            f"AND e.row_id IN (SELECT x.row_id FROM tl_events x WHERE {' AND '.join(long)}) "
+            "ORDER BY sort_group, sort_day, position LIMIT :limit"
+        )
     stmt = statement(sql, *(name for name in ("orgs", "types") if name in params))
     rows = conn.execute(stmt, {**params, "limit": limit + 1}).all()
     page = rows[:limit]

@@ -19,16 +19,22 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, bindparam, text
 
+from events.dates import EDTFDate
 from projections.people import OfficeStep, positions_from_steps
 from projections.records import Json, format_timestamp
-from projections.tables import OPEN, PRECISIONS, micros
+from projections.tables import (
+    LONG_SPANS,
+    LONGEST_SPAN_CLASS,
+    OPEN,
+    OPEN_END,
+    OPEN_START,
+    PRECISIONS,
+    micros,
+)
 
 LOG_POSITION_SQL = "SELECT max(row_id) FROM tl_events"
 """The read model's position: it grows with every event the read model applies (one
 statement, so it is read atomically even outside a snapshot)."""
-
-MAX_SPAN_DAYS = 366
-"""The longest date range (a leap year): bounds every scan for events straddling a day."""
 
 
 def _active(alias: str, known: int | None) -> str:
@@ -97,16 +103,16 @@ ORDER BY j.first_day, j.position
 """
 
 
-def _reports_sql(known: int | None) -> str:
-    return f"""
-SELECT f.key, f.value FROM tl_facts latest
-JOIN tl_facts f ON f.organisation = latest.organisation AND f.facet = 'figure'
-  AND f.key = latest.key AND f.subkey = ''
-  AND f.first_day >= latest.first_day - {MAX_SPAN_DAYS} AND f.first_day <= latest.last_day
-  AND f.last_day >= latest.first_day AND f.last_day <= :at_end AND {_active("f", known)}
-WHERE latest.fact_id IN :latest_ids
-ORDER BY f.key, f.first_day, f.position
-"""
+def _reports_sql(known: int | None, figures: int) -> str:
+    # A counted report overlaps the latest exactly when it ends on or after the latest's
+    # first day (it sorts no later than the latest, so it starts by the latest's last day):
+    # one range seek on last_day per figure, touching only the answer.
+    seek = f"""
+SELECT f.key, f.value, f.first_day, f.position FROM tl_facts f
+WHERE f.organisation = :org AND f.facet = 'figure' AND f.key = :key_{{n}} AND f.subkey = ''
+  AND f.last_day >= :from_{{n}} AND f.last_day <= :at_end AND {_active("f", known)}"""
+    union = " UNION ALL ".join(seek.format(n=n) for n in range(figures))
+    return f"SELECT key, value FROM ({union}) r ORDER BY r.key, r.first_day, r.position"
 
 
 def _documents_sql(known: int | None) -> str:
@@ -119,15 +125,34 @@ ORDER BY d.first_day, d.position
 
 
 def _uncertain_sql(known: int | None) -> str:
-    # An event straddles the end of `at` only if it is dated to the year or to the month
-    # that contains that day, and ends after it: two seeks that touch only the answer.
+    # An event straddles the end of `at` (its range starts by then and ends after it) in one
+    # of a few shapes (see `projections.tables.date_shape`), each found by an index seek
+    # that touches little more than the answer: a month or a year that contains that day
+    # starts on the first of it; a range with no last day straddles every day from its first
+    # on, one with no first day every day before its last (by which it sorts); any other
+    # range of class k starts fewer than 2**k days before the day.
     seek = f"""
 SELECT body, sort_day, position FROM tl_events e
-WHERE e.organisation = :org AND e.precision = {{precision}} AND e.sort_day = {{start}}
-  AND e.last_day > :at_end AND {_active("e", known)}"""
-    year = seek.format(precision=PRECISIONS["year"], start=":year_start")
-    month = seek.format(precision=PRECISIONS["month"], start=":month_start")
-    return f"SELECT body FROM ({year} UNION ALL {month}) u ORDER BY u.sort_day, u.position"
+WHERE e.organisation = :org AND e.precision = {{shape}} AND {{where}} AND {_active("e", known)}"""
+    seeks = [
+        seek.format(
+            shape=PRECISIONS["month"], where="e.sort_day = :month_start AND e.last_day > :at_end"
+        ),
+        seek.format(
+            shape=PRECISIONS["year"], where="e.sort_day = :year_start AND e.last_day > :at_end"
+        ),
+        seek.format(shape=OPEN_END, where="e.sort_day <= :at_end"),
+        seek.format(shape=OPEN_START, where="e.sort_day > :at_end"),
+    ]
+    seeks += [
+        seek.format(
+            shape=LONG_SPANS + k,
+            where=f"e.sort_day > :at_end - {2**k} AND e.sort_day <= :at_end "
+            "AND e.last_day > :at_end",
+        )
+        for k in range(2, LONGEST_SPAN_CLASS + 1)
+    ]
+    return f"SELECT body FROM ({' UNION ALL '.join(seeks)}) u ORDER BY u.sort_day, u.position"
 
 
 def _header_sql(known: int | None) -> str:
@@ -234,7 +259,7 @@ class StateQueries:
             "parent": value.get(("parent", "")),
             "office_holders": [orjson.loads(row.value) for row in holders],
             "members": self._values(_members_sql(asked.known), params),
-            "figures": self._figures(figures, asked),
+            "figures": self._figures(organisation, figures, asked),
             "documents": self._values(_documents_sql(asked.known), params),
             "sub_organisations": _children(organisation, latest),
             "uncertain": self._values(_uncertain_sql(asked.known), params),
@@ -316,19 +341,23 @@ class StateQueries:
         ).scalar()
         return int(found or 0)
 
-    def _figures(self, latest_rows: Sequence[Any], asked: Asked) -> Json:
+    def _figures(self, organisation: str, latest_rows: Sequence[Any], asked: Asked) -> Json:
         if not latest_rows:
             return {}
+        latest = sorted(latest_rows, key=lambda row: row.key)
+        params = asked.params(org=organisation)
+        for n, row in enumerate(latest):
+            first = EDTFDate.parse(orjson.loads(row.value)["reported_on"]).first_day
+            params[f"key_{n}"] = row.key
+            params[f"from_{n}"] = first.toordinal() if first else 0
         reports: dict[str, list[Json]] = {}
-        for key, value in self.conn.execute(
-            statement(_reports_sql(asked.known), "latest_ids"),
-            asked.params(latest_ids=[row.fact_id for row in latest_rows]),
-        ):
+        sql = _reports_sql(asked.known, len(latest))
+        for key, value in self.conn.execute(statement(sql), params):
             reports.setdefault(key, []).append(orjson.loads(value))
-        figures = {}
-        for row in sorted(latest_rows, key=lambda row: row.key):
-            figures[row.key] = {**orjson.loads(row.value), "reports": reports.get(row.key, [])}
-        return figures
+        return {
+            row.key: {**orjson.loads(row.value), "reports": reports.get(row.key, [])}
+            for row in latest
+        }
 
     def _values(self, sql: str, params: dict[str, Any]) -> list[Json]:
         return [orjson.loads(row[0]) for row in self.conn.execute(statement(sql), params)]

@@ -26,8 +26,9 @@ from projections.facts import facts_of
 from projections.records import EventRecord, EventView, corrected
 from projections.tables import (
     OPEN,
-    PRECISIONS,
     READ_MODEL_TABLES,
+    date_shape,
+    day_number,
     event_versions,
     facts,
     metadata,
@@ -112,6 +113,9 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         super().create_table()
         assert self.datastore.engine is not None
         metadata.create_all(self.datastore.engine, tables=list(READ_MODEL_TABLES))
+        for table in READ_MODEL_TABLES:  # create_all skips the indexes of tables that exist
+            for index in table.indexes:
+                index.create(self.datastore.engine, checkfirst=True)
         if self.max_tracking_id(self.upstream) is None:
             self.insert_tracking(Tracking(self.upstream, 0))
 
@@ -239,7 +243,7 @@ class _Writer:
 
     def _add(self, view: EventView, tx: int) -> None:
         record = view.record
-        first, last, when = view.first_day, view.last_day, view.when
+        when = view.when
         group, day = view.sort_key()[:2]
         self.versions.append(
             {
@@ -250,14 +254,14 @@ class _Writer:
                 "type": record.type,
                 "sort_group": group,
                 "sort_day": day,
-                "last_day": last.toordinal() if last else None,
-                "precision": PRECISIONS[when.precision] if when else None,
+                "last_day": day_number(when.last_day) if when else None,
+                "precision": date_shape(when) if when else None,
                 "tx_from": tx,
                 "tx_to": OPEN,
                 "body": json.dumps(view.to_json(), ensure_ascii=False),
             }
         )
-        if first is None or last is None:
+        if when is None:
             return
         for fact in facts_of(view):
             self.facts.append(
@@ -268,8 +272,8 @@ class _Writer:
                     "key": fact.key,
                     "subkey": fact.subkey,
                     "ref": fact.ref,
-                    "first_day": first.toordinal(),
-                    "last_day": last.toordinal(),
+                    "first_day": day,
+                    "last_day": day_number(when.last_day),
                     "position": record.position,
                     "tx_from": tx,
                     "tx_to": OPEN,

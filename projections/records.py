@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from events.dates import EDTFDate
@@ -66,29 +67,30 @@ class EventView:
             return "change"
         return basis
 
-    @property
+    @cached_property
     def when(self) -> EDTFDate | None:
         """The (effective) occurrence date, or None for retractions and corrections."""
         return EDTFDate.parse(self.occurred_on) if self.occurred_on else None
 
     @property
     def first_day(self) -> date | None:
-        """First day of the effective date's range."""
+        """First day of the effective date's range (None: unbounded, or no date)."""
         parsed = self.when
         return parsed.first_day if parsed else None
 
     @property
     def last_day(self) -> date | None:
-        """Last day of the effective date's range."""
+        """Last day of the effective date's range (None: unbounded, or no date)."""
         parsed = self.when
         return parsed.last_day if parsed else None
 
     def sort_key(self) -> tuple[int, int, int]:
-        """Occurrence order: first day of the range, then recording order; undated last."""
-        first = self.first_day
-        if first is None:
+        """Occurrence order: the day the date sorts by (the first day of its range, or the
+        last when it has none), then recording order; undated (amendments) last."""
+        when = self.when
+        if when is None:
             return (1, 0, self.record.position)
-        return (0, first.toordinal(), self.record.position)
+        return (0, when.sort_day.toordinal(), self.record.position)
 
     def to_json(self) -> Json:
         """The stored event as the contract shows it."""

@@ -15,18 +15,17 @@ from projections.records import EventView, Json, format_timestamp
 
 
 def counts(view: EventView, at_end: date) -> bool:
-    """An event counts for `at` when the whole of its date range has ended by `at`'s end."""
-    last = view.last_day
-    return last is not None and view.status != "retracted" and last <= at_end
+    """An event counts for `at` when the whole of its date range has ended by `at`'s end
+    (a range with no last day never has)."""
+    when = view.when
+    return when is not None and view.status != "retracted" and when.counts_at(at_end)
 
 
 def is_uncertain(view: EventView, at_end: date) -> bool:
-    """It may or may not have happened by `at`: its range starts by `at`'s end but ends after
-    (an unbounded first day is before every date, an unbounded last day after every date)."""
-    if view.occurred_on is None or view.status == "retracted":
-        return False
-    first, last = view.first_day, view.last_day
-    return (first is None or first <= at_end) and (last is None or at_end < last)
+    """It may or may not have happened by `at`: its range starts by `at`'s end (or has no
+    first day) but ends after it (or has no last day)."""
+    when = view.when
+    return when is not None and view.status != "retracted" and when.uncertain_at(at_end)
 
 
 def cite(view: EventView) -> Json:

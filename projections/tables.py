@@ -9,15 +9,62 @@ reads the rows whose span contains it, and a question about now reads the open r
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import calendar
+from datetime import UTC, date, datetime
 
 from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+
+from events.dates import EDTFDate
 
 OPEN = 2**62
 """tx_to of a row that nothing has amended yet."""
 
 PRECISIONS = {"day": 0, "month": 1, "year": 2}
-"""How `precision` is stored: an event dated to a month or a year can straddle a day."""
+"""How `precision` is stored for a range that is one day, one calendar month or one calendar
+year (`2017-XX` and `2017-01/2017-12` too): the range straddling a day, if any, starts on the
+first of that day's month or year."""
+
+OPEN_END = 3
+"""`precision` of a range with no last day (`2018-02/..`): it straddles every day from its
+first on."""
+
+OPEN_START = 4
+"""`precision` of a range with no first day (`../2018-02`; it sorts by its last day): it
+straddles every day before its last."""
+
+LONG_SPANS = 10
+"""`precision` of any other range (a season, `201X`, an interval) is LONG_SPANS plus the bit
+length of its number of days: a range of class k is shorter than 2**k days, so one straddling
+a day starts fewer than 2**k days before it."""
+
+LONGEST_SPAN_CLASS = ((date.max - date.min).days + 1).bit_length()
+"""The class of the longest range the years 0001-9999 allow."""
+
+UNBOUNDED_DAY = date.max.toordinal() + 1
+"""The `last_day` stored for a range with no last day: after every day."""
+
+
+def date_shape(when: EDTFDate) -> int:
+    """The `precision` stored for a date: which seek finds it when it straddles a day."""
+    first, last = when.first_day, when.last_day
+    if last is None:
+        return OPEN_END
+    if first is None:
+        return OPEN_START
+    if first == last:
+        return PRECISIONS["day"]
+    whole_months = first.day == 1 and last.day == calendar.monthrange(last.year, last.month)[1]
+    if whole_months and (first.year, first.month) == (last.year, last.month):
+        return PRECISIONS["month"]
+    if whole_months and first.year == last.year and (first.month, last.month) == (1, 12):
+        return PRECISIONS["year"]
+    return LONG_SPANS + ((last - first).days + 1).bit_length()
+
+
+def day_number(day: date | None) -> int:
+    """A last day as the read model stores it (UNBOUNDED_DAY for none)."""
+    return day.toordinal() if day is not None else UNBOUNDED_DAY
+
 
 metadata = MetaData()
 
@@ -46,7 +93,10 @@ event_versions = Table(
     Index("tl_events_straddling", "organisation", "precision", "sort_day", "last_day"),
     Index("tl_events_event_id", "event_id", "tx_to"),
 )
-"""One row per version of each event: the original, and one more per correction."""
+"""One row per version of each event: the original, and one more per correction. `sort_day`
+is the day the event sorts by (the first day of its range, or the last when the range has
+none), `last_day` the last day of its range (UNBOUNDED_DAY when it has none; NULL for
+amendments), `precision` its shape for the straddling seeks (see `date_shape`)."""
 
 facts = Table(
     "tl_facts",
@@ -65,10 +115,13 @@ facts = Table(
     Column("tx_to", BigInteger, nullable=False),
     Column("value", Text, nullable=False),
     Index("tl_facts_probe", "organisation", "facet", "key", "subkey", "first_day", "position"),
+    Index("tl_facts_ends", "organisation", "facet", "key", "subkey", "last_day"),
     Index("tl_facts_ref", "facet", "ref"),
     Index("tl_facts_event", "event_id", "tx_to"),
 )
-"""What each event version says about each part of the state (see `projections.facts`)."""
+"""What each event version says about each part of the state (see `projections.facts`).
+`first_day` is the day the event sorts by (the first day of its range, or the last when the
+range has none) and `last_day` the last day of its range (UNBOUNDED_DAY when it has none)."""
 
 facets = Table(
     "tl_facets",

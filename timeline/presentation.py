@@ -54,7 +54,8 @@ TYPE_NAMES = {
 
 
 def display_date(occurred_on: str | None) -> str:
-    """ "1947", "Feb 2004", "17 Feb 2004", "c. 2019", "2003?"; "undated" for amendments."""
+    """ "1947", "Feb 2004", "c. 2019", "2003?", "2010s", "spring 2018", "by Feb 2018",
+    "between 1998 and 2003" (see `EDTFDate.display`); "undated" for amendments."""
     return EDTFDate.parse(occurred_on).display() if occurred_on else "undated"
 
 

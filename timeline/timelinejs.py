@@ -30,12 +30,16 @@ def known_names(events: Iterable[Json], organisations: Iterable[Json]) -> dict[s
 
 
 def _date(occurred_on: str) -> Json:
+    """TimelineJS's date: the day the event sorts by (its range's first day, or the last when
+    the start is open or unknown), to the known side's precision, and the date as a reader
+    says it."""
     parsed = EDTFDate.parse(occurred_on)
-    date: Json = {"year": parsed.year}
-    if parsed.month is not None:
-        date["month"] = parsed.month
-    if parsed.day is not None:
-        date["day"] = parsed.day
+    side, day = parsed.known_side, parsed.sort_day
+    date: Json = {"year": day.year}
+    if side.month is not None or side.season is not None:
+        date["month"] = day.month
+    if side.day is not None:
+        date["day"] = day.day
     date["display_date"] = parsed.display()
     return date
 

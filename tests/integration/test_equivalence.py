@@ -1,11 +1,12 @@
 """The SQL read model answers every question exactly as the pure fold does.
 
-Hypothesis generates histories of every event type, with dates at every precision and
-qualifier, recorded out of order, with retractions and corrections, across organisations
-that affiliate to each other. Each history is appended through the application (half of it
+Hypothesis generates histories of every event type, with dates of every level-1 form (every
+precision and qualifier, unspecified digits, seasons, intervals with open and unknown ends),
+recorded out of order, with retractions and corrections, across organisations that affiliate
+to each other. Each history is appended through the application (half of it
 projected inside the append's transaction, half caught up afterwards), then every state,
-event list and person is compared with the fold at many dates and recording times, before
-and after a rebuild. Each example uses organisation ids of its own, so one database serves
+event list (whole, and filtered by `from` and `to`) and person is compared with the fold at
+many dates and recording times, before and after a rebuild. Each example uses organisation ids of its own, so one database serves
 all the examples of a run. TIMELINE_EQUIVALENCE_EXAMPLES asks for a deeper run (default 40).
 """
 
@@ -20,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events.dates import period_end
+from events.dates import EDTFDate, period_end, period_start
 from projections.people import office_steps, positions_from_steps
 from projections.readmodel import record_of
 from projections.records import EventRecord, EventView, resolve
@@ -53,15 +54,41 @@ _examples = itertools.count()
 
 
 @st.composite
-def edtf(draw: st.DrawFn) -> str:
+def side(draw: st.DrawFn) -> str:
+    """One date of any level-1 form but an interval: a year, month or day, a season,
+    unspecified digits (`199X`, `2000-XX`, `2001-05-XX`, `2001-XX-XX`), qualified or not."""
     year = draw(st.sampled_from(YEARS))
-    precision = draw(st.sampled_from(("year", "month", "day")))
-    text = str(year)
-    if precision != "year":
-        text += f"-{draw(st.integers(1, 12)):02d}"
-    if precision == "day":
-        text += f"-{draw(st.integers(1, 28)):02d}"
+    form = draw(
+        st.sampled_from(("year", "month", "day", "year", "month", "day", "season", "x", "xx"))
+    )
+    month, day = draw(st.integers(1, 12)), draw(st.integers(1, 28))
+    text = {
+        "year": str(year),
+        "month": f"{year}-{month:02d}",
+        "day": f"{year}-{month:02d}-{day:02d}",
+        "season": f"{year}-{draw(st.integers(21, 24))}",
+        "x": draw(st.sampled_from((f"{str(year)[:3]}X", f"{year}-XX"))),
+        "xx": draw(st.sampled_from((f"{year}-{month:02d}-XX", f"{year}-XX-XX"))),
+    }[form]
     return text + draw(st.sampled_from(QUALIFIERS))
+
+
+@st.composite
+def edtf(draw: st.DrawFn) -> str:
+    """A date of any level-1 form: a plain one, or (one time in four) an interval between two
+    of them, or with an open (`..`) or unknown (empty) end."""
+    first = draw(side())
+    shape = draw(st.sampled_from(("plain", "plain", "plain", "interval", "open", "unknown")))
+    if shape == "plain":
+        return first
+    if shape == "interval":
+        second = draw(side())
+        ordered = sorted((first, second), key=lambda t: EDTFDate.parse(t).sort_day)
+        if EDTFDate.parse(ordered[0]).first_day > EDTFDate.parse(ordered[1]).last_day:
+            return ordered[0]  # no interval runs from the later to the earlier
+        return "/".join(ordered)
+    end = ".." if shape == "open" else ""
+    return draw(st.sampled_from((f"{end}/{first}", f"{first}/{end}")))
 
 
 def data_for(draw: st.DrawFn, kind: str, orgs: list[str]) -> dict[str, Any]:
@@ -171,8 +198,12 @@ def recorded(services: Services, orgs: list[str]) -> list[EventRecord]:
     return [record_of(e, positions[(e.originator_id, e.originator_version)]) for e in events]
 
 
+PERIODS = [("1999", "1999"), ("2000-06-15", None), (None, "2001-12"), ("1990", "1997")]
+"""`from` and `to` filters the lists are compared under."""
+
+
 def questions(stored: list[dict]) -> tuple[list[str], list[str | None]]:
-    ats = ["1997", "1999", "2000-06-15", "2001-12", "2003"]
+    ats = ["1997", "1999", "2000-06-15", "2001-12", "2002-01-31", "2003"]
     stamps = [e["recorded_at"] for e in stored if e]
     known = [None, stamps[len(stamps) // 2]] if stamps else [None]
     return ats, known
@@ -201,6 +232,8 @@ def assert_equivalent(services: Services, orgs: list[str], stored: list[dict]) -
                 assert [(e["id"], e["status"], e.get("occurred_on")) for e in listed] == [
                     (v.record.id, v.status, v.occurred_on) for v in mine
                 ], (org, known_at)
+                for start, end in PERIODS:
+                    assert_filtered_list(services, org, known_at, mine, start, end)
     views = resolve(records)
     steps = office_steps(views, period_end("2026-11-23"))
     for person in PEOPLE:
@@ -211,6 +244,25 @@ def assert_equivalent(services: Services, orgs: list[str], stored: list[dict]) -
             else []
         )
         assert mine == expected_positions, person
+
+
+def assert_filtered_list(
+    services: Services,
+    org: str,
+    known_at: str | None,
+    mine: list[EventView],
+    start: str | None,
+    end: str | None,
+) -> None:
+    """A list filtered by `from` and `to` holds the events whose range overlaps the period."""
+    first = period_start(start) if start else None
+    last = period_end(end) if end else None
+    listed = services.queries.all_events(
+        org, start=start, end=end, known_at=known_at, include_retracted=True
+    )
+    assert [e["id"] for e in listed] == [
+        v.record.id for v in mine if v.when is not None and v.when.overlaps(first, last)
+    ], (org, known_at, start, end)
 
 
 @pytest.fixture(

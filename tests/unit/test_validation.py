@@ -472,8 +472,8 @@ def test_a_retraction_or_correction_refuses_its_own_occurred_on(
     [
         ("2005-02-30", "Feb 2005 has 28 days"),
         ("2017-13", "no month 13"),
-        ("1947 ", "is not a date of the form"),
-        ("", "is not a date of the form"),
+        ("1947 ", "is not a date of a form"),
+        ("", "is not a date of a form"),
         (1947, "must be a date written as text"),
         (["1947"], "must be a date written as text"),
     ],
@@ -834,7 +834,7 @@ def test_a_correction_that_changes_nothing_is_refused(data: dict[str, Any]) -> N
     [
         ("2005-02-30", "Feb 2005 has 28 days"),
         ("1948-13", "no month 13"),
-        ("c. 1948", "is not a date of the form"),
+        ("c. 1948", "is not a date of a form"),
         (1948, "must be a date written as text"),
     ],
 )
