@@ -35,7 +35,7 @@ class ProblemResponses(BasePlugin):
         return {"content": {PROBLEM_JSON: content["application/json"]}}
 
 
-class TimelineApi(Api):  # type: ignore[misc]
+class TimelineApi(Api):
     """flask-smorest's Api, with errors documented (and served) as problem+json."""
 
     ERROR_SCHEMA = ProblemOut
@@ -78,7 +78,9 @@ def create_app(services: Services) -> Flask:
     register_security(app)
     api = TimelineApi(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})
     for schema in DATA_SCHEMAS.values():
-        api.spec.components.schema(resolve_schema_cls(schema).__name__, schema=schema)
+        schema_cls = resolve_schema_cls(schema)
+        assert isinstance(schema_cls, type)  # one schema each, never a list
+        api.spec.components.schema(schema_cls.__name__, schema=schema)
     api.register_blueprint(resources.blp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(pages.bp)

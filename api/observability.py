@@ -128,7 +128,7 @@ def metrics() -> Response:
     services: Services = current_app.extensions["timeline"]
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry: Any = CollectorRegistry()
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated upstream
     else:
         registry = REGISTRY
     lag = CollectorRegistry()

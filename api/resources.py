@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from api.observability import APPENDED
 from api.schemas import (
@@ -101,7 +102,7 @@ _CONDITIONAL_HEADERS = frozenset(
 
 
 @blp.after_request
-def conditional_reads(response: Response) -> Response:
+def conditional_reads(response: Response) -> WerkzeugResponse:
     """Every successful read carries an ETag (the contract's `"<version>"` where it names one,
     otherwise a weak hash of the body), and `If-None-Match` on it gives 304."""
     if request.method in ("GET", "HEAD") and response.status_code == 200:

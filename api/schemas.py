@@ -46,7 +46,7 @@ def _number(**kwargs: Any) -> fields.Raw:
     return fields.Raw(metadata={"type": "number"}, **kwargs)
 
 
-def _doc_field(spec: Field, name: str) -> fields.Field:
+def _doc_field(spec: Field, name: str) -> fields.Field[Any]:
     """A marshmallow field that documents one domain field."""
     common: dict[str, Any] = {"required": spec.required}
     if isinstance(spec, Object):
@@ -143,7 +143,7 @@ class EventIn(Schema):
     sources = fields.List(fields.Nested(SourceSchema))
     note = fields.String()
 
-    def load(self, data: Any, **_: Any) -> Any:  # type: ignore[override]
+    def load(self, data: Any, **_: Any) -> Any:
         """Check the event by the domain's rules; every bad field is named."""
         try:
             return parse_event(data)
@@ -154,7 +154,7 @@ class EventIn(Schema):
 class _Documented(Schema):
     """Query parameters: described here, checked by the application (`timeline.queries`)."""
 
-    def load(self, data: Any, **_: Any) -> Any:  # type: ignore[override]
+    def load(self, data: Any, **_: Any) -> Any:
         """The parameters that were given, as text."""
         given = {}
         for name, field in self.fields.items():

@@ -6,7 +6,7 @@ TimelineJS export. They return plain text; whoever puts it in HTML escapes it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from events.dates import EDTFDate
@@ -190,7 +190,7 @@ def _attested_name(data: Json, names: Mapping[str, str | None]) -> str:
     return f"Seen named{in_language} {data['name']}{acronym}"
 
 
-_ATTESTED: dict[str, Any] = {
+_ATTESTED: dict[str, Callable[[Json, Mapping[str, str | None]], str]] = {
     "renamed": _attested_name,
     "headquarters_moved": lambda data, names: f"Seen with headquarters in {data['location']}",
     "office_holder_appointed": lambda data, names: (

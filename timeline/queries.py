@@ -13,24 +13,26 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from events.dates import InvalidDate, period_end, period_start
 from events.errors import EventNotFound, OrganisationNotFound, PersonNotFound
+from events.organisation import OrganisationEvent
 from events.validation import EVENT_TYPES, SLUG, is_slug
 from projections.listing import EventFilter, SortKey, current_bodies, get_event, list_events
 from projections.queries import Asked, StateQueries
 from projections.readmodel import record_of
-from projections.records import Json, resolve
+from projections.records import EventRecord, Json, resolve
 from projections.state import diff_states, state_at
 from timeline.application import Timeline
 from timeline.errors import InvalidArguments, InvalidCursor
 from timeline.persistence import read_snapshot, snapshot_on
 from timeline.timelinejs import timelinejs
 
+T = TypeVar("T")
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
@@ -270,23 +272,25 @@ class Queries:
     ) -> Page:
         """A page of stored events in occurrence order, of one organisation or of several."""
         errors: dict[str, str] = {}
-        parsed = {}
-        for name, parse, value in (
-            ("period", lambda v: parse_period(*v), (start, end)),
-            ("types", parse_types, types),
-            ("limit", parse_limit, limit),
-            ("known_at", parse_known_at, known_at),
-            ("orgs", parse_organisations, organisations),
-        ):
+
+        def checked(parse: Callable[[], T], fallback: T) -> T:
+            """A parameter parsed, its error kept with the others' to refuse them together."""
             try:
-                parsed[name] = parse(value)
+                return parse()
             except InvalidArguments as error:
                 errors.update(error.errors)
+                return fallback
+
+        no_period: tuple[date | None, date | None] = (None, None)
+        first, last = checked(lambda: parse_period(start, end), no_period)
+        kinds = checked(lambda: parse_types(types), None)
+        page_size = checked(lambda: parse_limit(limit), DEFAULT_LIMIT)
+        moment = checked(lambda: parse_known_at(known_at), None)
+        listed = checked(lambda: parse_organisations(organisations), None)
         if errors:
             raise InvalidArguments(errors)
-        first, last = parsed["period"]
-        orgs = [organisation] if organisation is not None else parsed["orgs"]
-        flt = EventFilter(orgs, parsed["types"], first, last, parsed["known_at"], include_retracted)
+        orgs = [organisation] if organisation is not None else listed
+        flt = EventFilter(orgs, kinds, first, last, moment, include_retracted)
         # A cursor names its query: the endpoint (one organisation's list or the timeline of
         # all) and every filter, not the page size.
         query = repr((organisation is None, flt))
@@ -296,7 +300,7 @@ class Queries:
                 organisation, flt.known_at
             ):
                 raise OrganisationNotFound(organisation)
-            events, next_after = list_events(conn, flt, after, parsed["limit"])
+            events, next_after = list_events(conn, flt, after, page_size)
         return Page(events, self.cursors.encode(next_after, query) if next_after else None)
 
     def all_events(self, organisation: str, **filters: Any) -> Iterator[Json]:
@@ -389,14 +393,15 @@ class Queries:
         """The state by reading every stream and folding it: the slow reference path."""
         at_end, label = parse_at(at)
         moment = parse_known_at(known_at)
-        records = []
+        records: list[EventRecord] = []
         position = 0
         while notifications := self.app.recorder.select_notifications(
             start=position + 1, limit=1000
         ):
-            records.extend(
-                record_of(self.app.mapper.to_domain_event(n), n.id) for n in notifications
-            )
+            for notification in notifications:
+                event = self.app.mapper.to_domain_event(notification)
+                assert isinstance(event, OrganisationEvent)
+                records.append(record_of(event, notification.id))
             position = notifications[-1].id
         return state_at(resolve(records, moment), organisation, at_end, label, moment)
 
