@@ -11,6 +11,8 @@ from pathlib import Path
 DEFAULT_DATABASE_FILE = "timeline.db"
 DEFAULT_SQLITE_MMAP_SIZE = 256 * 1024 * 1024
 DEFAULT_IDEMPOTENCY_RETENTION_HOURS = 48.0
+MIN_IDEMPOTENCY_RETENTION_HOURS = 24.0
+"""The contract keeps an idempotency key at least 24 hours: a shorter retention is refused."""
 
 
 def _int(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -30,16 +32,18 @@ def _size(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _positive(environ: Mapping[str, str], name: str, default: float) -> float:
+def _at_least(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    """A finite number of at least `minimum` from the environment."""
     raw = environ.get(name)
     if raw is None or raw == "":
         return default
+    refusal = f"{name} must be a number of at least {minimum:g}, not {raw!r}"
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a positive number, not {raw!r}") from None
-    if not 0 < value < math.inf:
-        raise ValueError(f"{name} must be a positive number, not {raw!r}")
+        raise ValueError(refusal) from None
+    if not minimum <= value < math.inf:
+        raise ValueError(refusal)
     return value
 
 
@@ -69,8 +73,11 @@ class Config:
             sqlite_busy_timeout=_int(env, "TIMELINE_SQLITE_BUSY_TIMEOUT", 30),
             sqlite_mmap_size=_size(env, "TIMELINE_SQLITE_MMAP_SIZE", DEFAULT_SQLITE_MMAP_SIZE),
             aggregate_cache_size=_int(env, "TIMELINE_AGGREGATE_CACHE_SIZE", 500),
-            idempotency_retention_hours=_positive(
-                env, "TIMELINE_IDEMPOTENCY_RETENTION_HOURS", DEFAULT_IDEMPOTENCY_RETENTION_HOURS
+            idempotency_retention_hours=_at_least(
+                env,
+                "TIMELINE_IDEMPOTENCY_RETENTION_HOURS",
+                DEFAULT_IDEMPOTENCY_RETENTION_HOURS,
+                MIN_IDEMPOTENCY_RETENTION_HOURS,
             ),
         )
 

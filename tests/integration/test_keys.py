@@ -116,11 +116,11 @@ def test_a_serving_process_purges_old_keys_in_the_background(services):
 
 
 def test_keys_purge_on_the_command_line_follows_the_configured_retention(database_url, tmp_path):
-    env = environment(database_url, TIMELINE_IDEMPOTENCY_RETENTION_HOURS="1.5")
+    env = environment(database_url, TIMELINE_IDEMPOTENCY_RETENTION_HOURS="30")
     services = build(Config(database_url=database_url))
     try:
-        old_keys(services, 2, hours=2, prefix="older")
-        old_keys(services, 2, hours=1, prefix="younger")
+        old_keys(services, 2, hours=31, prefix="older")
+        old_keys(services, 2, hours=29, prefix="younger")
         result = cli(["keys", "purge"], env, tmp_path)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout) == {"purged": 2}
@@ -129,8 +129,10 @@ def test_keys_purge_on_the_command_line_follows_the_configured_retention(databas
         services.close()
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "two days", "nan", "inf"])
-def test_a_retention_that_is_not_a_positive_number_is_refused(value, tmp_path, sqlite_url):
+@pytest.mark.parametrize("value", ["0", "-1", "23.9", "two days", "nan", "inf"])
+def test_a_retention_shorter_than_the_contracts_24_hours_or_not_a_number_is_refused(
+    value, tmp_path, sqlite_url
+):
     with pytest.raises(ValueError, match="TIMELINE_IDEMPOTENCY_RETENTION_HOURS"):
         Config.from_env({"TIMELINE_IDEMPOTENCY_RETENTION_HOURS": value})
     env = environment(sqlite_url, TIMELINE_IDEMPOTENCY_RETENTION_HOURS=value)
