@@ -16,6 +16,10 @@ from typing import Any
 from projections.records import EventView
 from projections.state import document_entry, holder_entry, member_entry
 
+FACTS_VERSION = 2
+"""Bump whenever `facts_of` writes other facts or values: read models written before are
+rebuilt (see `projections.readmodel.SHAPE`)."""
+
 ENDED_FACETS = ("office", "parent")
 """Primary facets whose latest fact can be ended by a later `_end` fact naming its `ref`."""
 

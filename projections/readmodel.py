@@ -9,7 +9,9 @@ processes sharing a database take turns instead of applying the same events twic
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,10 +21,10 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
-from sqlalchemy import Connection, Engine, delete, exc, select, text, update
+from sqlalchemy import Connection, Engine, exc, select, text, update
 
 from events.organisation import OrganisationEvent
-from projections.facts import facts_of
+from projections.facts import FACTS_VERSION, facts_of
 from projections.records import EventRecord, EventView, corrected
 from projections.tables import (
     OPEN,
@@ -33,11 +35,31 @@ from projections.tables import (
     metadata,
     micros,
     organisations,
+    shapes,
 )
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 BULK = 1000
 """After applying this many events at once, PostgreSQL's planner statistics are refreshed."""
+
+
+def _shape() -> str:
+    """A fingerprint of the read model's tables (columns, types, indexes) and of the facts
+    written into them: any change to either makes existing rows unfit to answer from."""
+    parts = [f"facts {FACTS_VERSION}"]
+    for table in READ_MODEL_TABLES:
+        parts.append(f"table {table.name}")
+        parts += [f"{c.name} {c.type} {c.nullable}" for c in table.columns]
+        parts += sorted(
+            f"index {index.name} {[c.name for c in index.columns]}" for index in table.indexes
+        )
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+SHAPE = _shape()
+"""The shape this version writes; a read model of another shape is rebuilt at startup."""
 
 
 class NotificationSource(Protocol):
@@ -109,10 +131,28 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         """Create the read model and tracking tables, and the tracking row they lock."""
         super().create_table()
         assert self.datastore.engine is not None
-        metadata.create_all(self.datastore.engine, tables=list(READ_MODEL_TABLES))
+        metadata.create_all(self.datastore.engine, tables=[*READ_MODEL_TABLES, shapes])
         with self.transaction(commit=True) as session:
             if self.max_tracking_id(self.upstream) is None:
                 self._insert_tracking(session, Tracking(self.upstream, 0))
+        self.upgrade()
+
+    def upgrade(self) -> bool:
+        """Bring a read model written in another shape (by an earlier version) to this one:
+        its tables are made afresh and its position reset, so that catching up applies the
+        whole log again. Return True if it had to."""
+        with self.transaction(commit=True) as session:
+            conn = session.connection()
+            self._lock(conn)  # a second process waits here, then finds the new shape
+            found = conn.execute(
+                select(shapes.c.shape).where(shapes.c.name == self.upstream)
+            ).scalar()
+            if found == SHAPE:
+                return False
+            if found is not None or self.position() > 0:
+                log.warning("the read model has another shape; rebuilding it from the event log")
+            self._recreate(conn)
+        return True
 
     def position(self) -> int:
         """The id of the last notification applied."""
@@ -171,12 +211,18 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         with self.transaction(commit=True) as session:
             conn = session.connection()
             self._lock(conn)
-            for table in READ_MODEL_TABLES:
-                conn.execute(delete(table))
-            self._set_position(conn, 0)
+            self._recreate(conn)
             position = self.catch_up_within(conn, source, decoder)
         self.refresh_statistics()
         return position
+
+    def _recreate(self, conn: Connection) -> None:
+        """Make the read model's tables afresh in this shape, empty, at position 0."""
+        metadata.drop_all(conn, tables=list(READ_MODEL_TABLES))
+        metadata.create_all(conn, tables=list(READ_MODEL_TABLES))
+        conn.execute(shapes.delete().where(shapes.c.name == self.upstream))
+        conn.execute(shapes.insert().values(name=self.upstream, shape=SHAPE))
+        self._set_position(conn, 0)
 
     def _set_position(self, conn: Connection, position: int) -> None:
         sql = (

@@ -90,6 +90,15 @@ organisations = Table(
 
 READ_MODEL_TABLES = (event_versions, facts, facets, organisations)
 
+shapes = Table(
+    "tl_read_model_shape",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("shape", String(64), nullable=False),
+)
+"""The shape (see `projections.readmodel.SHAPE`) the read model's rows were written in: a
+database whose shape differs, or that has none (written by an earlier version), is rebuilt."""
+
 
 def micros(moment: datetime) -> int:
     """A recording time as microseconds since the epoch."""
