@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from events.dates import EDTFDate
-from timeline.presentation import display_date, figure_label, format_number
+from timeline.presentation import display_date, figure_label, format_number, qualified_number
 
 WIDTH, HEIGHT = 640, 180
 LEFT, RIGHT, TOP, BOTTOM = 70, 16, 14, 28
@@ -32,6 +32,8 @@ class Point:
     event_id: str
     source: str
     href: str
+    qualifier: str | None = None
+    """`about`, `over`…: the source did not give the figure exactly (None when it did)."""
 
 
 @dataclass
@@ -45,6 +47,11 @@ class FigureChart:
     x_ticks: list[tuple[float, str]] = field(default_factory=list)
     width: int = WIDTH
     height: int = HEIGHT
+
+    @property
+    def qualified(self) -> bool:
+        """True when some report of this figure was not exact."""
+        return any(point.qualifier for point in self.points)
 
     @property
     def main(self) -> bool:
@@ -103,19 +110,34 @@ def _chart(
         items, key=lambda item: (item[0].first_day, item[2]["version"])
     ):
         source = event["sources"][0] if event["sources"] else {}
+        qualifier = event["data"].get("qualifiers", {}).get(name)
         chart.points.append(
             Point(
                 x1=x(when.first_day.toordinal()),
                 x2=x(when.last_day.toordinal() + 1),
                 y=y(float(value)),
-                value=format_number(value),
+                value=qualified_number(value, qualifier),
                 when=display_date(event["occurred_on"]),
                 event_id=event["id"],
                 source=source.get("title", "no source given"),
                 href=f"#event-{event['id']}",
+                qualifier=qualifier,
             )
         )
     return chart
+
+
+def _day(occurred_on: str | None, *, first: bool) -> date | None:
+    """The first (or last) day a date can mean; for an interval such as `../2019`, that of
+    the side it has."""
+    if not occurred_on:
+        return None
+    sides = occurred_on.split("/")
+    for side in sides if first else reversed(sides):
+        if side not in ("", ".."):
+            parsed = EDTFDate.parse(side)
+            return parsed.first_day if first else parsed.last_day
+    return None
 
 
 @dataclass(frozen=True)
@@ -127,6 +149,8 @@ class Bar:
     y: float
     label: str
     open_ended: bool
+    start_unknown: bool = False
+    """Only attestations show the tenure: the bar starts at the first of them."""
 
 
 @dataclass
@@ -143,9 +167,10 @@ def tenure_chart(positions: Sequence[dict[str, Any]], today: date) -> TenureChar
     """Bars from each position's `from` to its `to` (or today, while held)."""
     spans = []
     for position in positions:
-        start = EDTFDate.parse(position["from"]).first_day
-        end = EDTFDate.parse(position["to"]).last_day if position["to"] else today
-        spans.append((start, max(end, start), position))
+        attested = position.get("attested") or {}
+        start = _day(position["from"] or attested.get("first"), first=True) or today
+        end = _day(position["to"], first=False) if position["to"] else today
+        spans.append((start, max(end or start, start), position))
     if not spans:
         return TenureChart([], [])
     first = date(min(s for s, _, _ in spans).year, 1, 1)
@@ -158,6 +183,7 @@ def tenure_chart(positions: Sequence[dict[str, Any]], today: date) -> TenureChar
             TOP + index * 30,
             f"{position['role']}, {position['organisation']}",
             position["to"] is None,
+            position["from"] is None,
         )
         for index, (start, end, position) in enumerate(spans)
     ]

@@ -18,7 +18,16 @@ from events.dates import EDTFDate, InvalidDate
 from events.errors import OrganisationNotFound, PersonNotFound
 from timeline.bootstrap import Services
 from timeline.errors import InvalidArguments
-from timeline.presentation import TYPE_LABELS, TYPE_NAMES, display_date, sentence
+from timeline.presentation import (
+    TYPE_LABELS,
+    TYPE_NAMES,
+    display_date,
+    how_known,
+    language_name,
+    qualified_number,
+    readable_date,
+    sentence,
+)
 from timeline.queries import today
 from timeline.timelinejs import known_names
 
@@ -35,7 +44,25 @@ def _queries() -> Any:
 @bp.app_template_filter("when")
 def when(occurred_on: str | None) -> str:
     """A date at its precision, for a reader."""
-    return display_date(occurred_on)
+    return readable_date(occurred_on)
+
+
+@bp.app_template_filter("known")
+def known(value: dict[str, Any] | None, at_year: int | None = None) -> str:
+    """How a value is known: "since 1998", "attested 1998-2017, 3 times", "last seen in …"."""
+    return how_known(value, at_year)
+
+
+@bp.app_template_filter("qualified")
+def qualified(figure: dict[str, Any]) -> str:
+    """A figure as reported: "about 4,000,000"."""
+    return qualified_number(figure["value"], figure.get("qualifier"))
+
+
+@bp.app_template_filter("language")
+def language(subtag: str) -> str:
+    """`fr` → "French"."""
+    return language_name(subtag)
 
 
 def _organisation(org: str, organisations: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -145,6 +172,7 @@ def state(org: str, date: str) -> str:
         names={o["id"]: o["name"] for o in organisations},
         state=found,
         date=date,
+        year=parsed.year,
         label=display_date(date),
         previous=parsed.year - 1,
         next=parsed.year + 1,

@@ -16,15 +16,20 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from events.errors import InvalidEvent
 from events.validation import (
+    BASES,
+    BASIS_TYPES,
     DATA_FIELDS,
     EVENT_TYPES,
+    FIGURE_QUALIFIERS,
     SLUG,
     SOURCE_FIELDS,
     AnyObject,
     Date,
     Field,
     Figures,
+    Language,
     Object,
+    Qualifiers,
     Slug,
     Url,
     Uuid,
@@ -50,6 +55,22 @@ def _doc_field(spec: Field, name: str) -> fields.Field:
     if isinstance(spec, AnyObject):
         return fields.Dict(
             metadata={"description": "replacement data for the target's type"}, **common
+        )
+    if isinstance(spec, Qualifiers):
+        return fields.Dict(
+            keys=fields.String(),
+            values=fields.String(validate=validate.OneOf(FIGURE_QUALIFIERS)),
+            metadata={"description": "How exact each figure is; an absent figure is exact."},
+            **common,
+        )
+    if isinstance(spec, Language):
+        return fields.String(
+            metadata={
+                "description": "A BCP 47 language tag (default en), kept as sent; the "
+                "language is its primary subtag, lower-cased.",
+                "example": "fr-CA",
+            },
+            **common,
         )
     if isinstance(spec, Uuid):
         return fields.UUID(**common)
@@ -83,6 +104,14 @@ class SourceSchema(Schema):
 assert set(SourceSchema._declared_fields) == set(SOURCE_FIELDS)
 
 
+BASIS_DESCRIPTION = (
+    "How the event knows its fact: `change` (the default: the fact began on occurred_on) or "
+    "`attestation` (a source shows it held on occurred_on, and says nothing of when it "
+    "began). Allowed on " + ", ".join(BASIS_TYPES) + "; a corrected event's basis replaces "
+    "its target's."
+)
+
+
 class EventIn(Schema):
     """An event to append. `data` takes the fields of its type (see the `...Data` schemas)."""
 
@@ -95,6 +124,10 @@ class EventIn(Schema):
             "corrected, which must not have one.",
             "example": "2004-02-17",
         },
+    )
+    basis = fields.String(
+        validate=validate.OneOf(BASES),
+        metadata={"description": BASIS_DESCRIPTION},
     )
     data = fields.Dict(
         metadata={
@@ -192,6 +225,13 @@ class StoredEventOut(Schema):
     version = fields.Integer(required=True)
     type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
     occurred_on = fields.String(metadata={"description": "Absent on retractions and corrections."})
+    basis = fields.String(
+        validate=validate.OneOf(BASES),
+        metadata={
+            "description": BASIS_DESCRIPTION + " Shown on every event of those types (as "
+            "corrected; `change` when none was sent) and on corrections that set one."
+        },
+    )
     data = fields.Dict(required=True)
     sources = fields.List(fields.Nested(SourceSchema), required=True)
     note = fields.String()
@@ -215,27 +255,79 @@ class _Cited(Schema):
     sources = fields.List(fields.Nested(SourceSchema), required=True)
 
 
-class OfficeHolderOut(_Cited):
-    """Who holds a role, since when."""
+class AttestedOut(Schema):
+    """The attestations of a value that count at the date, since it began."""
+
+    first = fields.String(required=True, metadata={"description": "occurred_on of the first"})
+    last = fields.String(required=True, metadata={"description": "occurred_on of the last"})
+    count = fields.Integer(required=True)
+
+
+class KnownOut(_Cited):
+    """How a value is known; `event_id` and `sources` are those of the latest event, in
+    occurrence order, that set or attested it."""
+
+    since = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "occurred_on of the change that began it; null when only "
+            "attestations show it"
+        },
+    )
+    attested = fields.Nested(AttestedOut, required=True, allow_none=True)
+
+
+class ProvenanceOut(Schema):
+    """How each of name, acronym, headquarters and parent is known (those with a value)."""
+
+    name = fields.Nested(KnownOut)
+    acronym = fields.Nested(KnownOut)
+    headquarters = fields.Nested(KnownOut)
+    parent = fields.Nested(KnownOut)
+
+
+class NameOut(Schema):
+    """The organisation's name and acronym in one language."""
+
+    name = fields.String(required=True)
+    acronym = fields.String(required=True, allow_none=True)
+
+
+class OfficeHolderOut(KnownOut):
+    """Who holds a role, and how that is known."""
 
     role = fields.String(required=True)
     person = fields.Nested(PersonRefOut, required=True)
-    since = fields.String(required=True)
 
 
-class MemberOut(_Cited):
-    """A member organisation, since when."""
+class RoleWithoutKnownHolderOut(Schema):
+    """A role its holder left with no later appointment or attestation: the record does not
+    say who held it next, which is not the same as nobody."""
+
+    role = fields.String(required=True)
+    since = fields.String(required=True, metadata={"description": "occurred_on of the leaving"})
+    last_holder = fields.Nested(PersonRefOut, required=True)
+
+
+class MemberOut(KnownOut):
+    """A member organisation, and how its membership is known."""
 
     id = fields.String(required=True)
     name = fields.String(required=True)
     country = fields.String(allow_none=True)
-    since = fields.String(required=True)
 
 
 class ReportOut(_Cited):
     """One report of a figure."""
 
     value = _number(required=True)
+    qualifier = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(FIGURE_QUALIFIERS),
+        metadata={"description": "null when the figure is exact"},
+    )
     reported_on = fields.String(required=True)
 
 
@@ -274,7 +366,17 @@ class StateOut(Schema):
     acronym = fields.String(required=True, allow_none=True)
     headquarters = fields.String(required=True, allow_none=True)
     parent = fields.String(required=True, allow_none=True)
+    names = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(NameOut),
+        required=True,
+        metadata={"description": "By language (a BCP 47 primary subtag, lower-cased)."},
+    )
+    provenance = fields.Nested(ProvenanceOut, required=True)
     office_holders = fields.List(fields.Nested(OfficeHolderOut), required=True)
+    roles_without_known_holder = fields.List(
+        fields.Nested(RoleWithoutKnownHolderOut), required=True
+    )
     members = fields.List(fields.Nested(MemberOut), required=True)
     figures = fields.Dict(keys=fields.String(), values=fields.Nested(FigureOut), required=True)
     documents = fields.List(fields.Nested(DocumentOut), required=True)
@@ -304,10 +406,19 @@ class ListChangeOut(Schema):
 
 
 class FigureChangeOut(Schema):
-    """A figure's value before and after."""
+    """A figure's value and qualifier (null when exact) before and after."""
 
     before = _number(required=True, allow_none=True)
     after = _number(required=True, allow_none=True)
+    before_qualifier = fields.String(required=True, allow_none=True)
+    after_qualifier = fields.String(required=True, allow_none=True)
+
+
+class NameChangeOut(Schema):
+    """A language's name and acronym before and after (null where it had none)."""
+
+    before = fields.Nested(NameOut, required=True, allow_none=True)
+    after = fields.Nested(NameOut, required=True, allow_none=True)
 
 
 class ChangesOut(Schema):
@@ -318,6 +429,7 @@ class ChangesOut(Schema):
     acronym = fields.Nested(ValueChangeOut)
     headquarters = fields.Nested(ValueChangeOut)
     parent = fields.Nested(ValueChangeOut)
+    names = fields.Dict(keys=fields.String(), values=fields.Nested(NameChangeOut))
     office_holders = fields.Nested(ListChangeOut)
     members = fields.Nested(ListChangeOut)
     documents = fields.Nested(ListChangeOut)
@@ -336,12 +448,14 @@ class DiffOut(Schema):
 
 
 class PositionOut(Schema):
-    """A role held in an organisation, from and to (null while held)."""
+    """A role held in an organisation, from (null when only attestations show it) and to
+    (null while held; `../<date>` when an attested successor ended it on or before then)."""
 
     organisation = fields.String(required=True)
     role = fields.String(required=True)
-    start = fields.String(required=True, data_key="from", attribute="from")
+    start = fields.String(required=True, allow_none=True, data_key="from", attribute="from")
     end = fields.String(required=True, allow_none=True, data_key="to", attribute="to")
+    attested = fields.Nested(AttestedOut, required=True, allow_none=True)
 
 
 class PersonOut(Schema):

@@ -2,7 +2,9 @@
 
 Builds organisations with 1,000, 10,000 and 100,000 events (every event type, dates at every
 precision, recorded in an order unrelated to their dates, with corrections and retractions),
-imported through the application, then measures on SQLite and PostgreSQL:
+imported through the application, each in two mixes (`--mixes`): `plain`, and `historian`,
+where a third of the events are attestations or dated by intervals. It then measures on
+SQLite and PostgreSQL:
 
 - app:   `Queries.state(org, at)` through the application (read model, one snapshot, JSON);
 - naive: read the organisation's whole stream through the library's event store (what
@@ -61,6 +63,28 @@ reports) come in the same number at every size, so that what grows is the histor
 answer: the table shows each state's size."""
 
 
+ATTESTABLE = (
+    "renamed",
+    "headquarters_moved",
+    "office_holder_appointed",
+    "member_joined",
+    "affiliated",
+)
+MIXES = ("plain", "historian")
+"""`plain`: changes with plain dates. `historian`: half of the events that may be attested are
+(about a fifth of all), and 20% of the dates are intervals with open or closed ends, so that
+about a third of the events are attested or interval-dated, as issue 17 asks."""
+
+
+def random_interval(rng: random.Random) -> str:
+    """`../2018-02`, `1998/2003` or `2018-02/..`: on or before, between (a few years, as
+    sources bracket a date), or on or after."""
+    date = random_date(rng)
+    year = int(date[:4])
+    between = f"{min(year, 2020)}/{min(year, 2020) + rng.randint(1, 5)}"
+    return rng.choice([f"../{date}", between, f"{date}/.."])
+
+
 def random_date(rng: random.Random) -> str:
     year = rng.randint(1900, 2025)
     roll = rng.random()
@@ -99,7 +123,24 @@ def data_for(kind: str, rng: random.Random) -> dict:
     }[kind]()
 
 
-def history_lines(org: str, size: int, seed: int) -> list[str]:
+def historian(event: dict, rng: random.Random) -> dict:
+    """The event as the historian mix records it: attested half the time where it may be,
+    with an interval for a date 20% of the time, a qualifier on some figures, a name in
+    French now and then."""
+    kind = event["type"]
+    if kind in ATTESTABLE and rng.random() < 0.5:
+        event["basis"] = "attestation"
+    if rng.random() < 0.2:
+        event["occurred_on"] = random_interval(rng)
+    if kind == "figures_reported" and rng.random() < 0.5:
+        name = next(iter(event["data"]["figures"]))
+        event["data"]["qualifiers"] = {name: rng.choice(["about", "over", "almost"])}
+    if kind == "renamed" and rng.random() < 0.3:
+        event["data"]["language"] = "fr"
+    return event
+
+
+def history_lines(org: str, size: int, seed: int, mix: str = "plain") -> list[str]:
     """`size` events of one organisation as import lines, about 1% of them amendments."""
     rng = random.Random(seed)
     kinds, weights = zip(*MIX, strict=True)
@@ -123,6 +164,8 @@ def history_lines(org: str, size: int, seed: int) -> list[str]:
         else:
             kind = fixed.get(number) or rng.choices(kinds, weights)[0]
             event = {"type": kind, "occurred_on": random_date(rng), "data": data_for(kind, rng)}
+            if mix == "historian":
+                event = historian(event, rng)
         event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         if event["type"] not in ("retracted", "corrected"):
             amendable.append(event_id)
@@ -216,9 +259,9 @@ def run_backend(name: str, url: str, args: argparse.Namespace) -> list[dict]:
     services = build(Config(database_url=url))
     rows = []
     try:
-        for size in args.sizes:
-            org = f"bench-{size}"
-            lines = history_lines(org, size, seed=size)
+        for mix, size in [(mix, size) for mix in args.mixes for size in args.sizes]:
+            org = f"bench-{mix}-{size}"
+            lines = history_lines(org, size, seed=size, mix=mix)
             start = time.perf_counter()
             report = services.commands.import_lines(lines)
             took = time.perf_counter() - start
@@ -227,7 +270,7 @@ def run_backend(name: str, url: str, args: argparse.Namespace) -> list[dict]:
                 file=sys.stderr,
             )
             row = measure(services, org, size, args, random.Random(size))
-            row.update(backend=name, import_s=took)
+            row.update(backend=name if mix == "plain" else f"{name} ({mix})", import_s=took)
             print(f"[{name}] {row}", file=sys.stderr)
             rows.append(row)
     finally:
@@ -261,7 +304,7 @@ def verdicts(rows: list[dict]) -> list[str]:
                 f"- {backend}: p50 at 100,000 events {p50:.2f} ms"
                 + (
                     f" (target ≤ 5 ms: {'met' if p50 <= 5 else 'NOT met'})"
-                    if backend == "sqlite"
+                    if backend.startswith("sqlite")
                     else ""
                 )
                 + f"; {p50 / small['app_year'][0]:.2f}x its p50 at 1,000 (target ≤ 2x: {'met' if p50 <= 2 * small['app_year'][0] else 'NOT met'})"
@@ -271,12 +314,20 @@ def verdicts(rows: list[dict]) -> list[str]:
     return lines
 
 
+MIXES_HELP = (
+    "comma-separated: plain (changes, plain dates), historian (a third attested or interval-dated)"
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--sizes", default="1000,10000,100000", type=lambda s: [int(x) for x in s.split(",")]
+    )
+    parser.add_argument(
+        "--mixes", default=",".join(MIXES), type=lambda s: s.split(","), help=MIXES_HELP
     )
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--naive-samples", type=int, default=5)

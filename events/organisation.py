@@ -18,7 +18,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import AggregateEvent
 
 from events.errors import InvalidEvent
-from events.validation import AMENDMENT_TYPES, EventDraft, check_data
+from events.validation import AMENDMENT_TYPES, BASIS_TYPES, EventDraft, check_data
 
 NAMESPACE = UUID("6f1c1b43-3e2f-4f0a-9d55-4c8e2f1e7a10")
 """Organisation ids are UUIDv5 names of their slugs in this namespace."""
@@ -31,6 +31,7 @@ class OrganisationEvent(AggregateEvent):
     """Something recorded about an organisation: a historical fact, or an amendment of one."""
 
     TYPE: ClassVar[str] = ""
+    class_version: ClassVar[int] = 2
 
     organisation: str
     event_id: UUID
@@ -39,6 +40,13 @@ class OrganisationEvent(AggregateEvent):
     sources: list[dict[str, Any]]
     note: str | None
     recorded_by: str
+    basis: str | None
+    """`change`, `attestation`, or None when the writer sent none (which means change)."""
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Events stored before `basis` existed were all changes, recorded without one."""
+        state["basis"] = None
 
     def mutate(self, aggregate: _A | None) -> _A | None:
         """Apply this event; the first event of a stream starts the organisation."""
@@ -280,6 +288,7 @@ class Organisation:
             sources=draft.sources,
             note=draft.note,
             recorded_by=recorded_by,
+            basis=draft.basis,
         )
         event.mutate(self)
         self.pending_events.append(event)
@@ -310,6 +319,10 @@ class Organisation:
         if problem:
             raise InvalidEvent({"data.event_id": problem})
         assert target_type is not None
+        if draft.type == "corrected" and draft.basis and target_type not in BASIS_TYPES:
+            raise InvalidEvent(
+                {"basis": f"event {target} is a {target_type} event, which takes no basis"}
+            )
         if draft.type == "corrected" and "data" in draft.data:
             replacement = check_data(target_type, draft.data["data"], prefix="data.data")
             return {**draft.data, "data": replacement}

@@ -28,6 +28,19 @@ _UUID = re.compile(
 
 Errors = dict[str, str]
 
+FIGURE_QUALIFIERS = ("about", "almost", "at least", "over", "at most", "under")
+"""How a source may qualify a figure; a figure without one is exact."""
+BASES = ("change", "attestation")
+"""How an event knows its fact: it began then (`change`), or a source shows it held then."""
+BASIS_TYPES = (
+    "renamed",
+    "headquarters_moved",
+    "office_holder_appointed",
+    "member_joined",
+    "affiliated",
+)
+"""The event types whose fact may be only attested."""
+
 
 def text_problem(value: str) -> str | None:
     """Why a string may not be stored (a control character or a lone surrogate), or None."""
@@ -144,6 +157,44 @@ class Figures(Field):
         return value
 
 
+# RFC 5646's langtag: language (2-3 letters with up to three extended subtags, or 5-8
+# letters), script, region, variants, extensions and a private-use part.
+_LANGUAGE_TAG = re.compile(
+    r"(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{5,8})"
+    r"(?:-[A-Za-z]{4})?"
+    r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"
+    r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"
+    r"(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"
+    r"(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?"
+)
+
+
+class Language(Field):
+    """A BCP 47 language tag such as `en`, `fr` or `fr-CA`, kept as sent."""
+
+    description = "a BCP 47 language tag such as 'en', 'fr' or 'fr-CA'"
+
+    def check(self, value: Any, path: str, errors: Errors) -> Any:
+        if not isinstance(value, str) or not _LANGUAGE_TAG.fullmatch(value):
+            errors[path] = "must be a BCP 47 language tag such as 'en', 'fr' or 'fr-CA'"
+        return value
+
+
+class Qualifiers(Field):
+    """How exact each reported figure is: `{"jobs": "about"}`; an absent figure is exact."""
+
+    description = "an object of figure names to " + ", ".join(repr(q) for q in FIGURE_QUALIFIERS)
+
+    def check(self, value: Any, path: str, errors: Errors) -> Any:
+        if not isinstance(value, dict):
+            errors[path] = "must be an object of figure names to qualifiers ({'jobs': 'about'})"
+            return value
+        for name, qualifier in value.items():
+            if not isinstance(qualifier, str) or qualifier not in FIGURE_QUALIFIERS:
+                errors[f"{path}.{name}"] = "must be one of: " + ", ".join(FIGURE_QUALIFIERS)
+        return value
+
+
 class Object(Field):
     """A JSON object with known fields."""
 
@@ -202,7 +253,11 @@ def check_fields(
 
 
 _OPTIONAL_TEXT = Text(required=False)
-_NAMED: dict[str, Field] = {"name": Text(), "acronym": _OPTIONAL_TEXT}
+_NAMED: dict[str, Field] = {
+    "name": Text(),
+    "acronym": _OPTIONAL_TEXT,
+    "language": Language(required=False),
+}
 
 DATA_FIELDS: dict[str, dict[str, Field]] = {
     "founded": _NAMED,
@@ -211,13 +266,14 @@ DATA_FIELDS: dict[str, dict[str, Field]] = {
     "office_holder_appointed": {
         "role": Text(),
         "person": Object({"id": Slug(), "name": Text()}),
+        "replaces_role": _OPTIONAL_TEXT,
     },
     "office_holder_left": {"role": Text(), "person_id": Slug()},
     "member_joined": {
         "member": Object({"id": Slug(), "name": Text(), "country": _OPTIONAL_TEXT}),
     },
     "member_left": {"member_id": Slug()},
-    "figures_reported": {"figures": Figures()},
+    "figures_reported": {"figures": Figures(), "qualifiers": Qualifiers(required=False)},
     "document_adopted": {
         "title": Text(),
         "kind": _OPTIONAL_TEXT,
@@ -249,7 +305,7 @@ SOURCE_FIELDS: dict[str, Field] = {
     "file": _OPTIONAL_TEXT,
     "quote": _OPTIONAL_TEXT,
 }
-ENVELOPE_FIELDS = ("type", "occurred_on", "data", "sources", "note")
+ENVELOPE_FIELDS = ("type", "occurred_on", "basis", "data", "sources", "note")
 
 
 @dataclass(frozen=True)
@@ -261,6 +317,8 @@ class EventDraft:
     data: dict[str, Any]
     sources: list[dict[str, Any]] = field(default_factory=list)
     note: str | None = None
+    basis: str | None = None
+    """`change`, `attestation`, or None when not sent (which means change)."""
 
 
 def parse_event(payload: object) -> EventDraft:
@@ -279,6 +337,9 @@ def parse_event(payload: object) -> EventDraft:
         )
     occurred_on = _check_occurred_on(kind, payload.get("occurred_on"), errors)
     data = _check_data(kind, payload.get("data"), errors)
+    basis = _check_basis(kind, payload.get("basis"), errors)
+    if kind == "corrected" and not {"occurred_on", "data"} & set(data) and basis is None:
+        errors.setdefault("data", "a correction needs at least one of occurred_on, data and basis")
     sources = _check_sources(payload.get("sources"), errors)
     note = payload.get("note")
     if note is not None:
@@ -286,7 +347,7 @@ def parse_event(payload: object) -> EventDraft:
     if errors:
         raise InvalidEvent(errors)
     assert isinstance(kind, str)
-    return EventDraft(kind, occurred_on, data, sources, note)
+    return EventDraft(kind, occurred_on, data, sources, note, basis)
 
 
 def check_data(kind: str, data: object, prefix: str = "data") -> dict[str, Any]:
@@ -322,9 +383,35 @@ def _check_data(kind: object, data: object, errors: Errors, prefix: str = "data"
     if not isinstance(kind, str) or kind not in DATA_FIELDS:
         return dict(data)
     clean = check_fields(DATA_FIELDS[kind], data, f"{prefix}.", errors)
-    if kind == "corrected" and "occurred_on" not in clean and "data" not in clean:
-        errors.setdefault(prefix, "a correction needs occurred_on, data or both")
+    if kind == "figures_reported":
+        _check_qualified_figures(clean, prefix, errors)
+    replaces = clean.get("replaces_role")
+    if kind == "office_holder_appointed" and replaces is not None and replaces == clean.get("role"):
+        errors.setdefault(f"{prefix}.replaces_role", "must name another role than data.role")
     return clean
+
+
+def _check_qualified_figures(clean: dict[str, Any], prefix: str, errors: Errors) -> None:
+    qualifiers, figures = clean.get("qualifiers"), clean.get("figures")
+    if not isinstance(qualifiers, dict) or not isinstance(figures, dict):
+        return
+    for name in qualifiers:
+        if name not in figures:
+            errors.setdefault(
+                f"{prefix}.qualifiers.{name}", "qualifies a figure this event does not report"
+            )
+
+
+def _check_basis(kind: object, value: object, errors: Errors) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in BASES:
+        errors["basis"] = "must be 'change' or 'attestation'"
+    elif kind not in BASIS_TYPES and kind != "corrected":
+        errors["basis"] = "is allowed only on " + ", ".join(BASIS_TYPES) + " and corrected events"
+    else:
+        return value
+    return None
 
 
 def _check_sources(value: object, errors: Errors) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""A person's tenures: when they took a role and what ended it."""
+"""A person's tenures: when they took a role, how that is known, and what ended it."""
 
 from __future__ import annotations
 
@@ -7,55 +7,71 @@ from dataclasses import dataclass
 from datetime import date
 
 from projections.records import EventView, Json
-from projections.state import counts
+from projections.state import Offices, counts
 
 
 @dataclass(frozen=True)
 class OfficeStep:
-    """An appointment to a role, or someone leaving it, at its place in occurrence order."""
+    """An appointment to a role (or an attestation of who held it), or someone leaving it,
+    at its place in occurrence order."""
 
     appointed: bool
     person_id: str
     person_name: str | None
     occurred_on: str
     order: tuple[int, int]
+    attested: bool = False
+    replaces_role: str | None = None
 
 
-def tenures(steps: Sequence[OfficeStep], person: str) -> list[Json]:
-    """The spans during which `person` held the role the steps (in occurrence order) are of.
-
-    An appointment ends whoever held the role, with the appointment's own date; a leaving
-    ends the tenure only of the person it names.
-    """
-    spans: list[Json] = []
-    holder: tuple[str, str] | None = None
-    for step in steps:
-        ends_holder = step.appointed or (holder is not None and holder[0] == step.person_id)
-        if holder is not None and ends_holder:
-            if holder[0] == person:
-                spans.append({"from": holder[1], "to": step.occurred_on})
-            holder = None
+def offices_of(steps: Sequence[tuple[str, OfficeStep]]) -> Offices:
+    """One organisation's offices after its (role, step) pairs, in occurrence order."""
+    offices = Offices()
+    for role, step in steps:
         if step.appointed:
-            holder = (step.person_id, step.occurred_on)
-    if holder is not None and holder[0] == person:
-        spans.append({"from": holder[1], "to": None})
-    return spans
+            offices.appoint(
+                role,
+                {"id": step.person_id, "name": step.person_name},
+                step.occurred_on,
+                attestation=step.attested,
+                replaces_role=step.replaces_role,
+                order=step.order,
+            )
+        else:
+            offices.leave(role, step.person_id, step.occurred_on)
+    return offices
 
 
 def positions_from_steps(
     steps_by_office: dict[tuple[str, str], list[OfficeStep]], person: str
 ) -> tuple[str | None, list[Json]]:
-    """The person's name (from their latest appointment) and positions across organisations."""
-    found: list[tuple[tuple[int, int], Json]] = []
+    """The person's name (from their latest appointment) and positions across organisations.
+
+    The steps of each organisation's roles are taken together, in occurrence order, because an
+    appointment may end another role's tenure (`replaces_role`).
+    """
+    by_organisation: dict[str, list[tuple[str, OfficeStep]]] = {}
     name: tuple[tuple[int, int], str] | None = None
     for (organisation, role), steps in sorted(steps_by_office.items()):
         for step in steps:
+            by_organisation.setdefault(organisation, []).append((role, step))
             mine = step.appointed and step.person_id == person and step.person_name
             if mine and step.person_name and (name is None or step.order >= name[0]):
                 name = (step.order, step.person_name)
-        starts = [s.order for s in steps if s.appointed and s.person_id == person]
-        for start, span in zip(starts, tenures(steps, person), strict=True):
-            found.append((start, {"organisation": organisation, "role": role, **span}))
+    found: list[tuple[tuple[int, int], Json]] = []
+    for organisation, pairs in sorted(by_organisation.items()):
+        offices = offices_of(sorted(pairs, key=lambda pair: pair[1].order))
+        for tenure in [*offices.ended, *offices.holders.values()]:
+            if tenure.person["id"] != person:
+                continue
+            position = {
+                "organisation": organisation,
+                "role": tenure.role,
+                "from": tenure.held.since,
+                "to": tenure.to,
+                "attested": tenure.held.attested,
+            }
+            found.append((tenure.order, position))
     found.sort(key=lambda item: item[0])
     return (name[1] if name else None), [position for _, position in found]
 
@@ -75,7 +91,15 @@ def office_steps(
         person = view.data["person"] if appointed else {"id": view.data["person_id"], "name": None}
         assert view.occurred_on is not None
         steps.setdefault((view.record.organisation, view.data["role"]), []).append(
-            OfficeStep(appointed, person["id"], person["name"], view.occurred_on, _order(view))
+            OfficeStep(
+                appointed,
+                person["id"],
+                person["name"],
+                view.occurred_on,
+                _order(view),
+                view.is_attestation,
+                view.data.get("replaces_role"),
+            )
         )
     return steps
 

@@ -94,6 +94,7 @@ def record_of(event: OrganisationEvent, position: int) -> EventRecord:
         data=event.data,
         sources=event.sources,
         note=event.note,
+        basis=event.basis,
     )
 
 
@@ -116,6 +117,7 @@ def record_from_body(body: dict[str, Any], position: int) -> EventRecord:
         data=body["data"],
         sources=body["sources"],
         note=body.get("note"),
+        basis=body.get("basis"),
     )
 
 

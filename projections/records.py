@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from events.dates import EDTFDate
-from events.validation import AMENDMENT_TYPES
+from events.validation import AMENDMENT_TYPES, BASIS_TYPES
 
 Json = dict[str, Any]
 
@@ -29,6 +29,8 @@ class EventRecord:
     data: Json
     sources: list[Json] = field(default_factory=list)
     note: str | None = None
+    basis: str | None = None
+    """As sent: `change`, `attestation`, or None (a change)."""
 
     @property
     def is_amendment(self) -> bool:
@@ -47,6 +49,22 @@ class EventView:
     amended_by: str | None = None
     """The id of the correction or retraction that gave this view its status."""
     reason: str | None = None
+    basis: str | None = None
+    """A correction's basis, which replaces the record's; None keeps the record's."""
+
+    @property
+    def is_attestation(self) -> bool:
+        """True when a source shows the fact held on `occurred_on`, not that it began then."""
+        return self.shown_basis == "attestation"
+
+    @property
+    def shown_basis(self) -> str | None:
+        """The basis the stored event shows: as corrected or sent, `change` by default on the
+        types that take one, absent (None) on the others."""
+        basis = self.basis or self.record.basis
+        if basis is None and self.record.type in BASIS_TYPES:
+            return "change"
+        return basis
 
     @property
     def when(self) -> EDTFDate | None:
@@ -83,6 +101,9 @@ class EventView:
         }
         if self.occurred_on is not None:
             body["occurred_on"] = self.occurred_on
+        basis = self.shown_basis
+        if basis is not None:
+            body["basis"] = basis
         body["data"] = self.data
         body["sources"] = record.sources
         if record.note is not None:
@@ -129,8 +150,8 @@ def resolve(records: Iterable[EventRecord], known_at: datetime | None = None) ->
 
 
 def corrected(original: EventRecord, correction: EventRecord) -> EventView:
-    """The original event as a correction makes it count: the correction's `occurred_on`
-    and `data`, where given, replace the original's (an earlier correction's do not)."""
+    """The original event as a correction makes it count: the correction's `occurred_on`,
+    `data` and `basis`, where given, replace the original's (an earlier correction's do not)."""
     return EventView(
         original,
         correction.data.get("occurred_on", original.occurred_on),
@@ -138,4 +159,5 @@ def corrected(original: EventRecord, correction: EventRecord) -> EventView:
         "corrected",
         correction.id,
         correction.data["reason"],
+        correction.basis,
     )

@@ -33,6 +33,7 @@ class History:
         *,
         org: str = "cicopa",
         sources: list[dict[str, Any]] | None = None,
+        basis: str | None = None,
     ) -> EventRecord:
         """Record one event and return it."""
         version = 1 + sum(1 for r in self.records if r.organisation == org)
@@ -47,6 +48,7 @@ class History:
             occurred_on=occurred_on,
             data=data or {},
             sources=sources or [],
+            basis=basis,
         )
         self.records.append(record)
         return record
@@ -57,14 +59,19 @@ class History:
             "retracted", None, {"event_id": target.id, "reason": reason}, org=target.organisation
         )
 
-    def correct(self, target: EventRecord, **fields: Any) -> EventRecord:
-        """Record a correction of `target` with new `occurred_on` and/or `data`."""
+    def correct(self, target: EventRecord, basis: str | None = None, **fields: Any) -> EventRecord:
+        """Record a correction of `target` with new `occurred_on`, `data` and/or `basis`."""
         return self.add(
             "corrected",
             None,
             {"event_id": target.id, "reason": "corrected", **fields},
             org=target.organisation,
+            basis=basis,
         )
+
+    def attest(self, kind: str, occurred_on: str, data: dict[str, Any], **kw: Any) -> EventRecord:
+        """Record an attestation: a source shows the fact held on `occurred_on`."""
+        return self.add(kind, occurred_on, data, basis="attestation", **kw)
 
     def state(
         self, at: str, org: str = "cicopa", known_at: datetime | None = None

@@ -324,7 +324,8 @@ class Queries:
         events = list(self.all_events(organisation))
         organisations = self.organisations()
         summary = next((o for o in organisations if o["id"] == organisation), {"id": organisation})
-        return timelinejs(summary, events, organisations)
+        names = self.state(organisation).get("names", {})
+        return timelinejs(summary, events, organisations, names)
 
     def export(self, organisation: str | None = None) -> Iterator[Json]:
         """Every stored event in recording order, as it stands now, with what was recorded."""
@@ -337,6 +338,11 @@ class Queries:
                 # what was first recorded beside them, for import to restore.
                 if body.get("occurred_on") != event.occurred_on or body["data"] != event.data:
                     body["original"] = {"occurred_on": event.occurred_on, "data": event.data}
+                if event.basis is None and body.get("basis") == "attestation":
+                    # A correction made it an attestation: the event was recorded without one.
+                    body.setdefault("original", {})["basis"] = event.basis
+                elif event.basis is not None and body.get("basis") != event.basis:
+                    body.setdefault("original", {})["basis"] = event.basis
                 yield body
 
     def _recorded_batches(self, organisation: str | None) -> Iterator[list[Any]]:

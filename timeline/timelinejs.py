@@ -12,7 +12,7 @@ from typing import Any
 from markupsafe import escape
 
 from events.dates import EDTFDate
-from timeline.presentation import TYPE_LABELS, sentence
+from timeline.presentation import TYPE_LABELS, language_name, sentence
 
 Json = dict[str, Any]
 
@@ -77,8 +77,27 @@ def slide(event: Json, names: Mapping[str, str | None]) -> Json:
     return result
 
 
-def timelinejs(organisation: Json, events: Iterable[Json], organisations: Iterable[Json]) -> Json:
-    """The TimelineJS document: a title slide and a slide per dated event, in order."""
+def _names_by_language(names_by_language: Mapping[str, Json]) -> str:
+    """The organisation's names in every language, as an HTML list (empty with one name)."""
+    if len(names_by_language) < 2:
+        return ""
+    items = "".join(
+        f"<li>{escape(language_name(language))}: {escape(named['name'])}"
+        + (f" ({escape(named['acronym'])})" if named.get("acronym") else "")
+        + "</li>"
+        for language, named in sorted(names_by_language.items())
+    )
+    return f"<ul>{items}</ul>"
+
+
+def timelinejs(
+    organisation: Json,
+    events: Iterable[Json],
+    organisations: Iterable[Json],
+    names_by_language: Mapping[str, Json] | None = None,
+) -> Json:
+    """The TimelineJS document: a title slide (with the organisation's names in each language)
+    and a slide per dated event, in order."""
     dated = [e for e in events if e.get("occurred_on")]
     names = known_names(dated, organisations)
     title = organisation.get("name") or organisation["id"]
@@ -86,7 +105,8 @@ def timelinejs(organisation: Json, events: Iterable[Json], organisations: Iterab
         "title": {
             "text": {
                 "headline": str(escape(title)),
-                "text": f"<p>{len(dated)} events, each with its sources.</p>",
+                "text": f"<p>{len(dated)} events, each with its sources.</p>"
+                + _names_by_language(names_by_language or {}),
             }
         },
         "events": [slide(event, names) for event in dated],

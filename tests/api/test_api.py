@@ -436,7 +436,13 @@ def test_people_are_listed_with_their_positions(client, history):
         "id": "marian-rybar",
         "name": "Marian Rybar",
         "positions": [
-            {"organisation": "cicopa", "role": "President", "from": "1998", "to": "2011-11-16"}
+            {
+                "organisation": "cicopa",
+                "role": "President",
+                "from": "1998",
+                "to": "2011-11-16",
+                "attested": None,
+            }
         ],
     }
 
@@ -510,3 +516,162 @@ def test_the_openapi_document_describes_every_endpoint_and_its_docs_load_offline
 
 def test_healthz_is_200_when_the_database_answers(client):
     assert client.get("/healthz").status_code == 200
+
+
+# --- how a fact is known, names by language, qualified figures --------------------------------
+
+SEEN_IN_GENEVA = {
+    "type": "headquarters_moved",
+    "occurred_on": "1998",
+    "basis": "attestation",
+    "data": {"location": "Geneva"},
+    "sources": [{"title": "What is CICOPA? (1998)", "quote": "Geneva"}],
+}
+
+
+def test_a_stored_event_shows_its_basis_and_change_where_none_was_sent(client, auth):
+    seen = post(client, SEEN_IN_GENEVA, auth).get_json()
+    assert seen["basis"] == "attestation"
+    moved = post(client, {**SEEN_IN_GENEVA, "basis": None, "occurred_on": "2003"}, auth)
+    assert moved.get_json()["basis"] == "change"
+    founded = post(client, FOUNDED, auth).get_json()
+    assert "basis" not in founded
+    listed = client.get(EVENTS).get_json()["events"]
+    assert [e.get("basis") for e in listed] == [None, "attestation", "change"]
+
+
+def test_a_basis_on_a_type_that_takes_none_is_a_422_naming_it(client, auth, services):
+    body = assert_problem(post(client, {**FOUNDED, "basis": "attestation"}, auth), 422)
+    assert "renamed" in body["errors"]["basis"]
+    founded = post(client, FOUNDED, auth).get_json()
+    correction = {
+        "type": "corrected",
+        "basis": "attestation",
+        "data": {"event_id": founded["id"], "reason": "seen"},
+    }
+    body = assert_problem(post(client, correction, auth), 422)
+    assert "takes no basis" in body["errors"]["basis"]
+    assert stored_count(services) == 1
+
+
+def test_a_correction_of_the_basis_shows_on_the_corrected_event(client, auth):
+    moved = post(client, {**SEEN_IN_GENEVA, "basis": None}, auth).get_json()
+    correction = {
+        "type": "corrected",
+        "basis": "attestation",
+        "data": {"event_id": moved["id"], "reason": "the document only shows it"},
+    }
+    assert post(client, correction, auth).status_code == 201
+    shown = client.get(f"{EVENTS}/{moved['id']}").get_json()
+    assert (shown["status"], shown["basis"]) == ("corrected", "attestation")
+
+
+def test_languages_replaced_roles_and_qualifiers_are_stored_as_sent(client, auth):
+    sent = [
+        {"type": "renamed", "occurred_on": "2014", "data": {"name": "Un", "language": "fr-CA"}},
+        {
+            "type": "office_holder_appointed",
+            "occurred_on": "2018",
+            "data": {**RYBAR["data"], "replaces_role": "Chair"},
+        },
+        {
+            "type": "figures_reported",
+            "occurred_on": "2017",
+            "data": {"figures": {"jobs": 4000000}, "qualifiers": {"jobs": "about"}},
+        },
+    ]
+    for payload in sent:
+        assert post(client, payload, auth).get_json()["data"] == payload["data"]
+
+
+def test_a_qualifier_for_a_figure_not_reported_is_a_422(client, auth):
+    payload = {
+        "type": "figures_reported",
+        "occurred_on": "2017",
+        "data": {"figures": {"jobs": 4000000}, "qualifiers": {"countries": "over"}},
+    }
+    body = assert_problem(post(client, payload, auth), 422)
+    assert list(body["errors"]) == ["data.qualifiers.countries"]
+
+
+def test_the_state_says_how_each_value_is_known(client, auth):
+    for payload in (
+        FOUNDED,
+        SEEN_IN_GENEVA,
+        {**SEEN_IN_GENEVA, "occurred_on": "2005"},
+        {"type": "renamed", "occurred_on": "1998", "data": {"name": "Comité", "language": "fr"}},
+        RYBAR,
+        {
+            "type": "office_holder_left",
+            "occurred_on": "2009",
+            "data": {"role": "President", "person_id": "marian-rybar"},
+        },
+        {
+            "type": "figures_reported",
+            "occurred_on": "2009",
+            "data": {"figures": {"jobs": 4000000}, "qualifiers": {"jobs": "about"}},
+        },
+    ):
+        assert post(client, payload, auth).status_code == 201
+    state = client.get("/api/organisations/cicopa/state?at=2010").get_json()
+    assert state["names"] == {
+        "en": {"name": "CICOPA", "acronym": "CICOPA"},
+        "fr": {"name": "Comité", "acronym": None},
+    }
+    assert state["provenance"]["headquarters"]["since"] is None
+    assert state["provenance"]["headquarters"]["attested"] == {
+        "first": "1998",
+        "last": "2005",
+        "count": 2,
+    }
+    assert state["provenance"]["name"]["since"] == "1947"
+    assert state["roles_without_known_holder"] == [
+        {
+            "role": "President",
+            "since": "2009",
+            "last_holder": {"id": "marian-rybar", "name": "Marian Rybar"},
+        }
+    ]
+    assert state["figures"]["jobs"]["qualifier"] == "about"
+    changes = client.get("/api/organisations/cicopa/diff?from=1997&to=2010").get_json()["changes"]
+    assert changes["names"]["fr"] == {"before": None, "after": {"name": "Comité", "acronym": None}}
+    assert changes["figures"]["jobs"]["after_qualifier"] == "about"
+
+
+def test_a_person_known_only_from_attestations_has_positions_without_a_start(client, auth):
+    seen = {**RYBAR, "basis": "attestation"}
+    post(client, seen, auth)
+    post(client, {**seen, "occurred_on": "2001"}, auth)
+    person = client.get("/api/people/marian-rybar").get_json()
+    assert person["positions"] == [
+        {
+            "organisation": "cicopa",
+            "role": "President",
+            "from": None,
+            "to": None,
+            "attested": {"first": "1998", "last": "2001", "count": 2},
+        }
+    ]
+
+
+def test_timelinejs_shows_names_by_language_and_qualified_figures(client, auth):
+    post(client, FOUNDED, auth)
+    post(
+        client,
+        {"type": "renamed", "occurred_on": "1998", "data": {"name": "Comité", "language": "fr"}},
+        auth,
+    )
+    post(
+        client,
+        {
+            "type": "figures_reported",
+            "occurred_on": "2017",
+            "data": {"figures": {"jobs": 4000000}, "qualifiers": {"jobs": "about"}},
+        },
+        auth,
+    )
+    document = client.get("/api/organisations/cicopa/timelinejs").get_json()
+    assert "French: Comité" in document["title"]["text"]["text"]
+    headlines = [e["text"]["headline"] for e in document["events"]]
+    assert "Renamed Comité, in French" in headlines
+    assert "Reported: about 4,000,000 jobs" in headlines

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from datetime import UTC, datetime
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 from sqlalchemy import func, select
 
 from events.errors import InvalidEvent, OrganisationNotFound, VersionMismatch
+from events.organisation import Organisation
+from events.validation import parse_event
 from timeline.bootstrap import Services, build
 from timeline.config import DEFAULT_SQLITE_MMAP_SIZE, Config
 from timeline.errors import IdempotencyKeyReused, ImportRejected, InvalidArguments, InvalidCursor
@@ -369,7 +373,13 @@ def test_sub_organisations_and_positions_come_from_every_organisation(services):
         "id": "marian-rybar",
         "name": "Marian Rybar",
         "positions": [
-            {"organisation": "cicopa", "role": "President", "from": "1998", "to": "2009~"}
+            {
+                "organisation": "cicopa",
+                "role": "President",
+                "from": "1998",
+                "to": "2009~",
+                "attested": None,
+            }
         ],
     }
     listed = {o["id"]: o for o in services.queries.organisations()}
@@ -416,3 +426,90 @@ def test_the_memory_map_size_is_read_from_the_environment():
         Config.from_env({"TIMELINE_SQLITE_MMAP_SIZE": "lots"})
     with pytest.raises(ValueError, match="TIMELINE_SQLITE_MMAP_SIZE must be 0 or more"):
         Config.from_env({"TIMELINE_SQLITE_MMAP_SIZE": "-1"})
+
+
+def test_export_then_import_keeps_bases_languages_qualifiers_and_corrected_bases(
+    services, tmp_path
+):
+    seen = append(
+        services,
+        {
+            "type": "headquarters_moved",
+            "occurred_on": "1998",
+            "data": {"location": "Geneva"},
+        },
+    )
+    sent = [
+        {"type": "renamed", "occurred_on": "2014", "basis": "attestation", "data": {"name": "A"}},
+        {"type": "founded", "occurred_on": "1947", "data": {"name": "B", "language": "fr-CA"}},
+        {
+            "type": "figures_reported",
+            "occurred_on": "2017",
+            "data": {"figures": {"jobs": 4000000}, "qualifiers": {"jobs": "about"}},
+        },
+        {
+            "type": "corrected",
+            "basis": "attestation",
+            "data": {"event_id": seen["id"], "reason": "only seen in 1998"},
+        },
+    ]
+    for payload in sent:
+        append(services, payload)
+    exported = list(services.queries.export())
+    by_id = {body["id"]: body for body in exported}
+    assert (by_id[seen["id"]]["basis"], by_id[seen["id"]]["original"]) == (
+        "attestation",
+        {"basis": None},
+    )
+    fresh = build(Config(database_url=f"sqlite:///{tmp_path / 'fresh.db'}"))
+    try:
+        fresh.commands.import_lines([json.dumps(body) for body in exported])
+        again = list(fresh.queries.export())
+        kept = ("id", "type", "occurred_on", "basis", "data", "status", "original")
+        assert [{k: b.get(k) for k in kept} for b in again] == [
+            {k: b.get(k) for k in kept} for b in exported
+        ]
+        assert [b.get("basis") for b in again] == [
+            "attestation",
+            "attestation",
+            None,
+            None,
+            "attestation",
+        ]
+    finally:
+        fresh.close()
+
+
+def test_an_event_stored_in_the_shape_before_basis_and_language_still_reads_as_a_change(
+    services,
+):
+    """Events stored before issue 17 have no `basis` and no `class_version` in their state."""
+    draft = parse_event({"type": "renamed", "occurred_on": "1998", "data": {"name": "CICOPA"}})
+    event = Organisation.start("cicopa").record(draft, event_id=uuid.uuid4(), recorded_by="cli")
+    state = {k: v for k, v in vars(event).items() if k not in OLD_SHAPE_LEAVES_OUT}
+    stored = StoredEvent(
+        originator_id=event.originator_id,
+        originator_version=1,
+        topic="events.organisation:Renamed",
+        state=services.app.mapper.transcoder.encode(state),
+    )
+    services.app.recorder.insert_events([stored])
+    services.catch_up()
+    (read_back,) = services.app.stream("cicopa")
+    assert read_back.basis is None
+    body = services.queries.event("cicopa", str(event.event_id))
+    assert (body["basis"], body["data"]) == ("change", {"name": "CICOPA"})
+    assert services.queries.state("cicopa", "1999")["name"] == "CICOPA"
+    correction = append(
+        services,
+        {
+            "type": "corrected",
+            "basis": "attestation",
+            "data": {"event_id": str(event.event_id), "reason": "only seen in 1998"},
+        },
+    )
+    assert correction["basis"] == "attestation"
+    assert services.queries.event("cicopa", str(event.event_id))["basis"] == "attestation"
+
+
+OLD_SHAPE_LEAVES_OUT = ("originator_id", "originator_version", "basis")

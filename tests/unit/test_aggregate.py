@@ -133,3 +133,41 @@ def test_a_copy_from_the_cache_does_not_share_state_with_the_original():
     assert (org.version, clone.version) == (1, 2)
     assert len(org.pending_events) == 1
     assert len(clone.pending_events) == 2
+
+
+def test_a_correction_may_change_the_basis_of_an_event_whose_type_takes_one():
+    org = Organisation.start("cicopa")
+    seen = record(org, {"type": "renamed", "occurred_on": "2014", "data": {"name": "CICOPA"}})
+    correction = record(
+        org,
+        {
+            "type": "corrected",
+            "basis": "attestation",
+            "data": {"event_id": str(seen.event_id), "reason": "only seen in 2014"},
+        },
+    )
+    assert correction.basis == "attestation"
+    assert seen.basis is None
+
+
+def test_a_correction_refuses_a_basis_for_an_event_whose_type_takes_none():
+    org = Organisation.start("cicopa")
+    founded = record(org, FOUNDED)
+    with pytest.raises(InvalidEvent) as raised:
+        record(
+            org,
+            {
+                "type": "corrected",
+                "basis": "attestation",
+                "data": {"event_id": str(founded.event_id), "reason": "seen"},
+            },
+        )
+    assert list(raised.value.errors) == ["basis"]
+    assert "founded event, which takes no basis" in raised.value.errors["basis"]
+
+
+def test_an_event_stored_before_basis_existed_is_read_back_as_a_change():
+    event = record(Organisation.start("cicopa"), FOUNDED)
+    state = {k: v for k, v in vars(event).items() if k != "basis"}
+    OrganisationEvent.upcast_v1_v2(state)
+    assert state["basis"] is None

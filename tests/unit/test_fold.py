@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from projections.state import diff_states
+import pytest
+
+from projections.state import Offices, diff_states
 from tests.history import History, appointed, joined
 
 
@@ -290,7 +292,14 @@ def test_the_diff_lists_only_what_changed():
     assert changes["headquarters"] == {"before": None, "after": "Brussels"}
     assert [h["person"]["id"] for h in changes["office_holders"]["added"]] == ["manuel-mariscal"]
     assert [h["person"]["id"] for h in changes["office_holders"]["removed"]] == ["marian-rybar"]
-    assert changes["figures"] == {"member_organisations": {"before": 65, "after": 46}}
+    assert changes["figures"] == {
+        "member_organisations": {
+            "before": 65,
+            "after": 46,
+            "before_qualifier": None,
+            "after_qualifier": None,
+        }
+    }
     assert diff_states(history.state("2017"), history.state("2017")) == {}
 
 
@@ -313,14 +322,421 @@ def test_tenures_end_with_the_successors_own_date_and_span_organisations():
     name, positions = history.positions("bruno-roelants")
     assert name == "Bruno Roelants"
     assert positions == [
-        {"organisation": "cicopa", "role": "Secretary General", "from": "2002?", "to": "2018-01~"},
-        {"organisation": "ica", "role": "Director-General", "from": "2018-01~", "to": None},
+        {
+            "organisation": "cicopa",
+            "role": "Secretary General",
+            "from": "2002?",
+            "to": "2018-01~",
+            "attested": None,
+        },
+        {
+            "organisation": "ica",
+            "role": "Director-General",
+            "from": "2018-01~",
+            "to": None,
+            "attested": None,
+        },
     ]
 
 
-def test_a_reappointment_ends_one_tenure_and_starts_another():
+def test_a_reappointment_of_the_holder_continues_the_tenure_it_began():
     history = History()
     history.add("office_holder_appointed", "2009", appointed("President", "manuel-mariscal"))
-    history.add("office_holder_appointed", "2013", appointed("President", "manuel-mariscal"))
+    second = history.add(
+        "office_holder_appointed", "2013", appointed("President", "manuel-mariscal")
+    )
     _, positions = history.positions("manuel-mariscal")
-    assert [(p["from"], p["to"]) for p in positions] == [("2009", "2013"), ("2013", None)]
+    assert [(p["from"], p["to"]) for p in positions] == [("2009", None)]
+    holder = history.state("2014")["office_holders"][0]
+    assert (holder["since"], holder["attested"], holder["event_id"]) == ("2009", None, second.id)
+
+
+# How a fact is known: changes and attestations (CONTRACT.md §2).
+
+
+def hq(state: dict) -> tuple:
+    known = state["provenance"].get("headquarters")
+    return state["headquarters"], known and known["since"], known and known["attested"]
+
+
+def test_an_attestation_of_the_value_held_adds_to_its_evidence():
+    history = History()
+    history.add("headquarters_moved", "1998", {"location": "Geneva"})
+    history.attest("headquarters_moved", "2005", {"location": "Geneva"})
+    last = history.attest("headquarters_moved", "2010", {"location": "Geneva"})
+    assert hq(history.state("2012")) == (
+        "Geneva",
+        "1998",
+        {"first": "2005", "last": "2010", "count": 2},
+    )
+    assert history.state("2012")["provenance"]["headquarters"]["event_id"] == last.id
+
+
+def test_an_attestation_of_another_value_replaces_it_with_no_known_start():
+    history = History()
+    history.add("headquarters_moved", "1998", {"location": "Geneva"})
+    history.attest("headquarters_moved", "2010", {"location": "Brussels"})
+    assert hq(history.state("2009")) == ("Geneva", "1998", None)
+    assert hq(history.state("2010")) == (
+        "Brussels",
+        None,
+        {"first": "2010", "last": "2010", "count": 1},
+    )
+
+
+def test_a_change_to_the_value_held_keeps_its_attestations_and_gives_it_a_since():
+    history = History()
+    history.attest("headquarters_moved", "2005", {"location": "Brussels"})
+    history.add("headquarters_moved", "2008", {"location": "Brussels"})
+    assert hq(history.state("2009")) == (
+        "Brussels",
+        "2008",
+        {"first": "2005", "last": "2005", "count": 1},
+    )
+
+
+def test_a_change_to_the_value_held_keeps_the_since_it_already_had():
+    history = History()
+    history.add("headquarters_moved", "1998", {"location": "Geneva"})
+    later = history.add("headquarters_moved", "2003", {"location": "Geneva"})
+    state = history.state("2004")
+    assert hq(state) == ("Geneva", "1998", None)
+    assert state["provenance"]["headquarters"]["event_id"] == later.id
+
+
+def test_only_the_attestations_that_count_at_the_date_are_counted():
+    history = History()
+    history.add("headquarters_moved", "1998", {"location": "Geneva"})
+    history.attest("headquarters_moved", "2005", {"location": "Geneva"})
+    history.attest("headquarters_moved", "2010", {"location": "Geneva"})
+    history.attest("headquarters_moved", "2012-06", {"location": "Geneva"})
+    assert hq(history.state("2006"))[2] == {"first": "2005", "last": "2005", "count": 1}
+    assert hq(history.state("2012-05"))[2] == {"first": "2005", "last": "2010", "count": 2}
+    assert hq(history.state("1999"))[2] is None
+
+
+def test_attestations_of_an_earlier_value_do_not_count_for_the_value_that_replaced_it():
+    history = History()
+    history.attest("headquarters_moved", "1998", {"location": "Geneva"})
+    history.add("headquarters_moved", "2003", {"location": "Brussels"})
+    history.attest("headquarters_moved", "2010", {"location": "Brussels"})
+    assert hq(history.state("2011")) == (
+        "Brussels",
+        "2003",
+        {"first": "2010", "last": "2010", "count": 1},
+    )
+
+
+def test_the_sources_are_those_of_the_latest_event_in_occurrence_order_not_recording_order():
+    history = History()
+    late = history.attest(
+        "headquarters_moved", "2010", {"location": "Geneva"}, sources=[{"title": "2010 report"}]
+    )
+    history.attest(
+        "headquarters_moved", "2005", {"location": "Geneva"}, sources=[{"title": "2005 report"}]
+    )
+    known = history.state("2011")["provenance"]["headquarters"]
+    assert (known["event_id"], known["sources"]) == (late.id, [{"title": "2010 report"}])
+    assert known["attested"] == {"first": "2005", "last": "2010", "count": 2}
+
+
+def test_provenance_covers_name_acronym_headquarters_and_parent_only_when_they_have_a_value():
+    history = History()
+    history.add("founded", "1947", {"name": "CICOPA"})
+    assert set(history.state("1950")["provenance"]) == {"name"}
+    history.attest("renamed", "1998", {"name": "CICOPA", "acronym": "CICOPA"})
+    history.attest("affiliated", "1998", {"parent": "ica"})
+    state = history.state("1999")
+    assert set(state["provenance"]) == {"name", "acronym", "parent"}
+    assert state["provenance"]["name"]["since"] == "1947"
+    assert state["provenance"]["name"]["attested"] == {"first": "1998", "last": "1998", "count": 1}
+    assert state["provenance"]["acronym"]["since"] is None
+    assert state["provenance"]["parent"]["since"] is None
+    assert state["parent"] == "ica"
+
+
+def test_an_event_stored_without_a_basis_is_a_change():
+    history = History()
+    history.add("headquarters_moved", "1998", {"location": "Geneva"}, basis=None)
+    history.add("headquarters_moved", "2001", {"location": "Geneva"}, basis="change")
+    assert hq(history.state("2002")) == ("Geneva", "1998", None)
+
+
+def test_a_correction_may_turn_a_change_into_an_attestation():
+    history = History()
+    seen = history.add("headquarters_moved", "1998", {"location": "Geneva"})
+    history.correct(seen, basis="attestation")
+    assert hq(history.state("1999")) == (
+        "Geneva",
+        None,
+        {"first": "1998", "last": "1998", "count": 1},
+    )
+    assert history.state("1998-06")["uncertain"][0]["basis"] == "attestation"
+
+
+def test_an_attested_office_holder_is_shown_with_no_start_and_their_evidence():
+    history = History()
+    history.attest("office_holder_appointed", "2014", appointed("President", "manuel-mariscal"))
+    history.attest("office_holder_appointed", "2016", appointed("President", "manuel-mariscal"))
+    holder = history.state("2017")["office_holders"][0]
+    assert (holder["since"], holder["attested"]) == (
+        None,
+        {"first": "2014", "last": "2016", "count": 2},
+    )
+
+
+def test_an_attested_successor_ends_the_other_tenure_on_or_before_the_attestation():
+    history = History()
+    history.add("office_holder_appointed", "2002", appointed("Secretary General", "bruno"))
+    history.attest("office_holder_appointed", "2019", appointed("Secretary General", "diana"))
+    _, positions = history.positions("bruno")
+    assert [(p["from"], p["to"]) for p in positions] == [("2002", "../2019")]
+    assert holders(history.state("2019")) == [("Secretary General", "diana", None)]
+
+
+@pytest.mark.parametrize(
+    ("occurred_on", "ended"),
+    [
+        ("2019", "../2019"),
+        ("2018-02?", "../2018-02?"),
+        ("2018/2019-02", "../2019-02"),
+        ("../2018-02", "../2018-02"),
+        ("2017~/2018~", "../2018~"),
+    ],
+)
+def test_an_attested_successor_ends_a_tenure_on_or_before_the_end_side_of_its_date(
+    occurred_on: str, ended: str
+):
+    offices = Offices()
+    offices.appoint("Secretary General", {"id": "bruno", "name": "B"}, "2002")
+    offices.appoint(
+        "Secretary General", {"id": "diana", "name": "D"}, occurred_on, attestation=True
+    )
+    assert [(t.person["id"], t.to) for t in offices.ended] == [("bruno", ended)]
+
+
+def test_a_position_known_only_from_attestations_has_no_start_and_says_so():
+    history = History()
+    history.attest("office_holder_appointed", "2014", appointed("President", "manuel-mariscal"))
+    history.attest("office_holder_appointed", "2016-05", appointed("President", "manuel-mariscal"))
+    _, positions = history.positions("manuel-mariscal")
+    assert positions == [
+        {
+            "organisation": "cicopa",
+            "role": "President",
+            "from": None,
+            "to": None,
+            "attested": {"first": "2014", "last": "2016-05", "count": 2},
+        }
+    ]
+
+
+def test_a_holder_leaving_with_no_later_appointment_leaves_the_role_without_a_known_holder():
+    history = History()
+    history.add("office_holder_appointed", "2002", appointed("Secretary General", "bruno", "B R"))
+    history.add(
+        "office_holder_left", "2017-12~", {"role": "Secretary General", "person_id": "bruno"}
+    )
+    state = history.state("2019")
+    assert state["office_holders"] == []
+    assert state["roles_without_known_holder"] == [
+        {
+            "role": "Secretary General",
+            "since": "2017-12~",
+            "last_holder": {"id": "bruno", "name": "B R"},
+        }
+    ]
+    assert history.state("2017-11")["roles_without_known_holder"] == []
+
+
+def test_a_later_appointment_or_attestation_gives_the_role_a_known_holder_again():
+    history = History()
+    history.add("office_holder_appointed", "2002", appointed("Secretary General", "bruno"))
+    history.add(
+        "office_holder_left", "2017-12", {"role": "Secretary General", "person_id": "bruno"}
+    )
+    history.attest("office_holder_appointed", "2019", appointed("Secretary General", "diana"))
+    assert history.state("2018")["roles_without_known_holder"][0]["role"] == "Secretary General"
+    state = history.state("2019")
+    assert state["roles_without_known_holder"] == []
+    assert holders(state) == [("Secretary General", "diana", None)]
+
+
+def test_a_leaving_that_matches_nobody_leaves_no_role_without_a_known_holder():
+    history = History()
+    history.add("office_holder_left", "2017", {"role": "President", "person_id": "nobody"})
+    assert history.state("2018")["roles_without_known_holder"] == []
+
+
+def test_an_appointment_that_replaces_a_role_ends_its_tenure_and_takes_it_off_the_list():
+    history = History()
+    history.add("office_holder_appointed", "1998", appointed("Secretary", "jan"))
+    history.add("office_holder_appointed", "2002", appointed("Director", "bruno"))
+    history.add("office_holder_left", "2003", {"role": "Director", "person_id": "bruno"})
+    data = {**appointed("Secretary General", "bruno"), "replaces_role": "Secretary"}
+    history.add("office_holder_appointed", "2005", data)
+    data = {**appointed("Director-General", "ann"), "replaces_role": "Director"}
+    history.add("office_holder_appointed", "2006", data)
+    state = history.state("2006")
+    assert holders(state) == [
+        ("Secretary General", "bruno", "2005"),
+        ("Director-General", "ann", "2006"),
+    ]
+    assert state["roles_without_known_holder"] == []
+    _, positions = history.positions("jan")
+    assert [(p["role"], p["from"], p["to"]) for p in positions] == [("Secretary", "1998", "2005")]
+
+
+def test_a_member_known_only_from_attestations_has_no_since_until_it_joins():
+    history = History()
+    history.attest("member_joined", "2003", joined("cgscop"))
+    history.attest("member_joined", "2005", joined("cgscop"))
+    member = history.state("2006")["members"][0]
+    assert (member["since"], member["attested"]) == (
+        None,
+        {"first": "2003", "last": "2005", "count": 2},
+    )
+    history.add("member_joined", "2008", joined("cgscop"))
+    assert history.state("2009")["members"][0]["since"] == "2008"
+    assert history.state("2009")["members"][0]["attested"]["count"] == 2
+
+
+def test_an_attestation_of_a_member_adds_to_the_evidence_of_its_joining():
+    history = History()
+    history.add("member_joined", "2003", joined("cgscop"))
+    seen = history.attest("member_joined", "2010", joined("cgscop"))
+    member = history.state("2011")["members"][0]
+    assert (member["since"], member["attested"], member["event_id"]) == (
+        "2003",
+        {"first": "2010", "last": "2010", "count": 1},
+        seen.id,
+    )
+
+
+# Names by language and qualified figures.
+
+
+def test_a_name_in_another_language_does_not_replace_the_english_one():
+    history = History()
+    history.add("founded", "1947", {"name": "International Committee", "acronym": "CICOPA"})
+    history.add(
+        "renamed",
+        "1950",
+        {"name": "Comité international", "acronym": "CICOPA-FR", "language": "fr"},
+    )
+    state = history.state("1951")
+    assert (state["name"], state["acronym"]) == ("International Committee", "CICOPA")
+    assert state["names"] == {
+        "en": {"name": "International Committee", "acronym": "CICOPA"},
+        "fr": {"name": "Comité international", "acronym": "CICOPA-FR"},
+    }
+    assert state["provenance"]["name"]["since"] == "1947"
+
+
+def test_with_no_english_name_the_latest_name_event_gives_the_name_and_acronym():
+    history = History()
+    history.add("founded", "1947", {"name": "Comité", "acronym": "C", "language": "fr"})
+    history.add("renamed", "1950", {"name": "Comité", "acronym": "K", "language": "es"})
+    assert (history.state("1948")["name"], history.state("1948")["acronym"]) == ("Comité", "C")
+    assert history.state("1951")["acronym"] == "K"
+    history.add("renamed", "1960", {"name": "Committee"})
+    assert (history.state("1961")["name"], history.state("1961")["acronym"]) == ("Committee", None)
+
+
+def test_a_language_is_the_primary_subtag_lower_cased_and_absent_means_english():
+    history = History()
+    history.add("founded", "1947", {"name": "A"})
+    history.add("renamed", "1950", {"name": "B", "language": "fr-CA"})
+    history.add("renamed", "1951", {"name": "C", "language": "FR"})
+    history.add("renamed", "1952", {"name": "D", "language": "EN-gb"})
+    assert history.state("1951")["names"] == {
+        "en": {"name": "A", "acronym": None},
+        "fr": {"name": "C", "acronym": None},
+    }
+    assert history.state("1952")["name"] == "D"
+
+
+def test_a_name_event_without_an_acronym_keeps_that_languages_acronym():
+    history = History()
+    history.add("founded", "1947", {"name": "A", "acronym": "X"})
+    history.add("renamed", "1950", {"name": "Un", "acronym": "Y", "language": "fr"})
+    history.add("renamed", "1960", {"name": "Deux", "language": "fr"})
+    assert history.state("1961")["names"]["fr"] == {"name": "Deux", "acronym": "Y"}
+    assert history.state("1961")["acronym"] == "X"
+
+
+def test_a_figure_carries_its_qualifier_and_an_exact_one_carries_none():
+    history = History()
+    history.add(
+        "figures_reported",
+        "2017",
+        {"figures": {"jobs": 4000000, "countries": 48}, "qualifiers": {"jobs": "about"}},
+    )
+    figures = history.state("2018")["figures"]
+    assert (figures["jobs"]["value"], figures["jobs"]["qualifier"]) == (4000000, "about")
+    assert figures["countries"]["qualifier"] is None
+    assert [r["qualifier"] for r in figures["jobs"]["reports"]] == ["about"]
+
+
+def test_the_diff_compares_names_by_language_and_figures_qualifiers():
+    history = History()
+    history.add("founded", "1947", {"name": "A"})
+    history.add("figures_reported", "2000", {"figures": {"jobs": 100}})
+    history.add("renamed", "2005", {"name": "Un", "language": "fr"})
+    history.add(
+        "figures_reported", "2010", {"figures": {"jobs": 100}, "qualifiers": {"jobs": "over"}}
+    )
+    changes = diff_states(history.state("2001"), history.state("2011"))
+    assert changes["names"] == {"fr": {"before": None, "after": {"name": "Un", "acronym": None}}}
+    assert changes["figures"] == {
+        "jobs": {"before": 100, "after": 100, "before_qualifier": None, "after_qualifier": "over"}
+    }
+    assert set(changes) == {"names", "figures"}
+
+
+def test_the_diff_does_not_list_a_holder_whose_evidence_only_grew():
+    history = History()
+    history.add("office_holder_appointed", "1998", appointed("President", "marian-rybar"))
+    history.attest("office_holder_appointed", "2001", appointed("President", "marian-rybar"))
+    assert diff_states(history.state("1999"), history.state("2002")) == {}
+
+
+def test_an_appointment_of_the_attested_holder_gives_the_tenure_its_start_and_keeps_its_evidence():
+    history = History()
+    history.attest("office_holder_appointed", "2014", appointed("President", "manuel-mariscal"))
+    history.add("office_holder_appointed", "2015", appointed("President", "manuel-mariscal"))
+    holder = history.state("2016")["office_holders"][0]
+    assert (holder["since"], holder["attested"]) == (
+        "2015",
+        {"first": "2014", "last": "2014", "count": 1},
+    )
+    _, positions = history.positions("manuel-mariscal")
+    assert [(p["from"], p["to"], p["attested"]["count"]) for p in positions] == [("2015", None, 1)]
+
+
+def test_a_successor_appointed_by_a_change_ends_an_attested_tenure_on_its_own_date():
+    history = History()
+    history.attest("office_holder_appointed", "2014", appointed("President", "manuel-mariscal"))
+    history.add("office_holder_appointed", "2018-05", appointed("President", "ann"))
+    _, positions = history.positions("manuel-mariscal")
+    assert [(p["from"], p["to"]) for p in positions] == [(None, "2018-05")]
+
+
+def test_an_attestation_of_a_parent_after_a_disaffiliation_shows_it_again_with_no_start():
+    history = History()
+    history.add("affiliated", "1990", {"parent": "ica"})
+    history.add("disaffiliated", "2000", {"parent": "ica"})
+    history.attest("affiliated", "2010", {"parent": "ica"})
+    assert history.state("2005")["parent"] is None
+    known = history.state("2011")["provenance"]["parent"]
+    assert (known["since"], known["attested"]["count"]) == (None, 1)
+
+
+def test_a_holder_is_named_as_the_latest_event_that_set_or_attested_them_names_them():
+    history = History()
+    history.add("office_holder_appointed", "2009", appointed("President", "m", "M. Mariscal"))
+    history.attest(
+        "office_holder_appointed", "2014", appointed("President", "m", "Manuel Mariscal")
+    )
+    holder = history.state("2015")["office_holders"][0]
+    assert (holder["person"]["name"], holder["since"]) == ("Manuel Mariscal", "2009")

@@ -804,7 +804,7 @@ def test_a_correction_with_a_new_date_new_data_or_both_is_accepted(data: dict[st
 def test_a_correction_that_changes_nothing_is_refused(data: dict[str, Any]) -> None:
     errors = errors_of(correction(**data))
 
-    assert errors == {"data": "a correction needs occurred_on, data or both"}
+    assert errors == {"data": "a correction needs at least one of occurred_on, data and basis"}
 
 
 @pytest.mark.parametrize(
@@ -894,6 +894,95 @@ def test_check_data_drops_optional_fields_sent_as_null() -> None:
     assert check_data("founded", {"name": "CICOPA", "acronym": None}) == {"name": "CICOPA"}
 
 
+# --- how a fact is known, names by language, qualified figures --------------------------------
+
+BASIS_TYPES = [
+    "renamed",
+    "headquarters_moved",
+    "office_holder_appointed",
+    "member_joined",
+    "affiliated",
+]
+
+
+@pytest.mark.parametrize("kind", BASIS_TYPES)
+@pytest.mark.parametrize("basis", ["change", "attestation"])
+def test_a_basis_is_accepted_on_the_types_whose_fact_may_be_attested(kind: str, basis: str) -> None:
+    assert parse_event(event(kind, basis=basis)).basis == basis
+
+
+@pytest.mark.parametrize("kind", BASIS_TYPES)
+def test_an_event_sent_without_a_basis_keeps_none_which_means_change(kind: str) -> None:
+    assert parse_event(event(kind)).basis is None
+
+
+@pytest.mark.parametrize("kind", [k for k in HISTORICAL_TYPES if k not in BASIS_TYPES])
+@pytest.mark.parametrize("basis", ["change", "attestation"])
+def test_a_basis_on_any_other_type_is_refused(kind: str, basis: str) -> None:
+    assert "is allowed only on renamed" in errors_of(event(kind, basis=basis))["basis"]
+
+
+@pytest.mark.parametrize("basis", ["seen", "", 1, ["attestation"], "Attestation"])
+def test_a_basis_other_than_change_or_attestation_is_refused(basis: object) -> None:
+    errors = errors_of(event("renamed", basis=basis))
+    assert errors == {"basis": "must be 'change' or 'attestation'"}
+
+
+def test_a_correction_may_carry_only_a_new_basis() -> None:
+    draft = parse_event({**correction(), "basis": "attestation"})
+    assert (draft.basis, draft.data) == ("attestation", {"event_id": EVENT_ID, "reason": "typo"})
+
+
+@pytest.mark.parametrize("tag", ["en", "fr", "fr-CA", "FR", "es-419", "zh-Hant-TW", "de-CH-1996"])
+def test_a_name_event_keeps_its_bcp_47_language_tag_as_sent(tag: str) -> None:
+    for kind in ("founded", "renamed"):
+        body = with_data(kind, ("language",), tag)
+        assert parse_event(body).data["language"] == tag
+
+
+@pytest.mark.parametrize("tag", ["", "f", "languages", "fr_CA", "fr-", "-fr", "fr CA", 7, "x-"])
+def test_a_language_that_is_not_a_bcp_47_tag_is_refused(tag: object) -> None:
+    errors = errors_of(with_data("renamed", ("language",), tag))
+    assert "BCP 47" in errors["data.language"]
+
+
+def test_only_name_events_take_a_language() -> None:
+    errors = errors_of(with_data("headquarters_moved", ("language",), "fr"))
+    assert "data.language" in errors
+
+
+def test_an_appointment_may_name_the_role_it_continues() -> None:
+    body = with_data("office_holder_appointed", ("replaces_role",), "Secretary")
+    assert parse_event(body).data["replaces_role"] == "Secretary"
+
+
+def test_an_appointment_cannot_continue_its_own_role() -> None:
+    errors = errors_of(with_data("office_holder_appointed", ("replaces_role",), "President"))
+    assert errors == {"data.replaces_role": "must name another role than data.role"}
+
+
+@pytest.mark.parametrize("qualifier", ["about", "almost", "at least", "over", "at most", "under"])
+def test_a_reported_figure_may_carry_each_qualifier_of_the_contract(qualifier: str) -> None:
+    body = with_data("figures_reported", ("qualifiers",), {"jobs": qualifier})
+    assert parse_event(body).data["qualifiers"] == {"jobs": qualifier}
+
+
+@pytest.mark.parametrize("qualifier", ["approximately", "About", "", None, 3])
+def test_a_qualifier_outside_the_contracts_list_is_refused(qualifier: object) -> None:
+    errors = errors_of(with_data("figures_reported", ("qualifiers",), {"jobs": qualifier}))
+    assert errors["data.qualifiers.jobs"].startswith("must be one of: about, almost")
+
+
+def test_a_qualifier_for_a_figure_the_event_does_not_report_is_refused() -> None:
+    errors = errors_of(with_data("figures_reported", ("qualifiers",), {"countries": "over"}))
+    assert errors == {"data.qualifiers.countries": "qualifies a figure this event does not report"}
+
+
+@pytest.mark.parametrize("value", [["about"], "about", 1])
+def test_qualifiers_that_are_not_an_object_are_refused(value: object) -> None:
+    assert "data.qualifiers" in errors_of(with_data("figures_reported", ("qualifiers",), value))
+
+
 # --- arbitrary input ---------------------------------------------------------------------------
 
 JSON = st.recursive(
@@ -904,7 +993,7 @@ JSON = st.recursive(
     max_leaves=20,
 )
 FIELD_NAMES = sorted(
-    {"type", "occurred_on", "data", "sources", "note", "title", "url", "file", "quote"}
+    {"type", "occurred_on", "basis", "data", "sources", "note", "title", "url", "file", "quote"}
     | {name for fields in DATA_FIELDS.values() for name in fields}
     | {"id", "name", "country"}
 )
