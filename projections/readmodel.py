@@ -24,7 +24,7 @@ from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
 from sqlalchemy import Connection, Engine, exc, select, text, update
 
 from events.organisation import OrganisationEvent
-from projections.facts import FACTS_VERSION, facts_of
+from projections.facts import ATTESTATION, CHANGE, FACTS_VERSION, facts_of
 from projections.records import EventRecord, EventView, corrected
 from projections.tables import (
     OPEN,
@@ -306,6 +306,7 @@ class _Writer:
         )
         if first is None or last is None:
             return
+        sources = json.dumps(record.sources, ensure_ascii=False)
         for fact in facts_of(view):
             self.facts.append(
                 {
@@ -321,6 +322,10 @@ class _Writer:
                     "tx_from": tx,
                     "tx_to": OPEN,
                     "value": json.dumps(fact.value, ensure_ascii=False),
+                    "ident": fact.ident,
+                    "basis": ATTESTATION if fact.attested else CHANGE,
+                    "occurred_on": view.occurred_on,
+                    "sources": sources,
                 }
             )
             if fact.primary:

@@ -64,7 +64,14 @@ facts = Table(
     Column("tx_from", BigInteger, nullable=False),
     Column("tx_to", BigInteger, nullable=False),
     Column("value", Text, nullable=False),
+    Column("ident", Text),
+    Column("basis", Integer, nullable=False),
+    Column("occurred_on", String(64), nullable=False),
+    Column("sources", Text, nullable=False),
     Index("tl_facts_probe", "organisation", "facet", "key", "subkey", "first_day", "position"),
+    Index(
+        "tl_facts_basis", "organisation", "facet", "key", "subkey", "basis", "first_day", "position"
+    ),
     Index("tl_facts_ref", "facet", "ref"),
     Index("tl_facts_event", "event_id", "tx_to"),
 )
