@@ -133,28 +133,10 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         """Create the read model and tracking tables, and the tracking row they lock."""
         super().create_table()
         assert self.datastore.engine is not None
-        metadata.create_all(self.datastore.engine, tables=[*READ_MODEL_TABLES, shapes])
+        metadata.create_all(self.datastore.engine, tables=list(READ_MODEL_TABLES))
         with self.transaction(commit=True) as session:
             if self.max_tracking_id(self.upstream) is None:
                 self._insert_tracking(session, Tracking(self.upstream, 0))
-        self.upgrade()
-
-    def upgrade(self) -> bool:
-        """Bring a read model written in another shape (by an earlier version) to this one:
-        its tables are made afresh and its position reset, so that catching up applies the
-        whole log again. Return True if it had to."""
-        with self.transaction(commit=True) as session:
-            conn = session.connection()
-            self._lock(conn)  # a second process waits here, then finds the new shape
-            found = conn.execute(
-                select(shapes.c.shape).where(shapes.c.name == self.upstream)
-            ).scalar()
-            if found == SHAPE:
-                return False
-            if found is not None or self.position() > 0:
-                log.warning("the read model has another shape; rebuilding it from the event log")
-            self._recreate(conn)
-        return True
 
     def position(self) -> int:
         """The id of the last notification applied."""
@@ -217,6 +199,24 @@ class ReadModel(SQLAlchemyTrackingRecorder):
             position = self.catch_up_within(conn, source, decoder)
         self.refresh_statistics()
         return position
+
+    def upgrade(self) -> bool:
+        """Bring a read model written in another shape (by an earlier version) to this one,
+        after `create_table`: its tables are made afresh and its position reset, so that
+        catching up applies the whole log again. Return True if it had to."""
+        with self.transaction(commit=True) as session:
+            conn = session.connection()
+            shapes.create(conn, checkfirst=True)
+            self._lock(conn)  # a second process waits here, then finds the new shape
+            found = conn.execute(
+                select(shapes.c.shape).where(shapes.c.name == self.upstream)
+            ).scalar()
+            if found == SHAPE:
+                return False
+            if found is not None or self.position() > 0:
+                log.warning("the read model has another shape; rebuilding it from the event log")
+            self._recreate(conn)
+        return True
 
     def _recreate(self, conn: Connection) -> None:
         """Make the read model's tables afresh in this shape, empty, at position 0."""

@@ -103,6 +103,7 @@ def build(config: Config | None = None, *, create: bool = True) -> Services:
             create_tables(app, read_model)
         except (exc.IntegrityError, exc.ProgrammingError, LibraryIntegrityError):
             create_tables(app, read_model)  # another process was creating them at once
+        read_model.upgrade()  # a read model an earlier version wrote is rebuilt
     app.timeline_recorder.follow_with(read_model, app.mapper)
     services = Services(
         config=config,
