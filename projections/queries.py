@@ -100,7 +100,6 @@ def _runs_sql(known: int | None) -> str:
         )
 
     ends = "l.facet || '_end'"
-    ending = f"IN (l.ident, '{ANYONE}')"
     not_after_latest = "(x.first_day < l.first_day OR x.position <= l.position)"
 
     def in_run(basis: int | None = None) -> str:
@@ -109,6 +108,35 @@ def _runs_sql(known: int | None) -> str:
             f"{same('x')}{chosen} AND x.first_day >= l.start_day AND x.first_day <= l.first_day "
             f"AND {_after('x', 'l.start_day', 'l.start_position')} AND {not_after_latest} "
             f"AND {counted('x')}"
+        )
+
+    def ending(alias: str, subkey: str, after_latest: bool) -> str:
+        """One probe: the first ending after the latest fact, or the last one before it, of
+        the holder named (`subkey` l.ident) or of anyone (`subkey` ANYONE)."""
+        if after_latest:
+            where = (
+                f"{alias}.first_day >= l.first_day AND {alias}.first_day <= :at_end "
+                f"AND {_after(alias, 'l.first_day', 'l.position')}"
+            )
+            order = f"{alias}.first_day, {alias}.position"
+        else:
+            where = (
+                f"{alias}.first_day <= l.first_day "
+                f"AND ({alias}.first_day < l.first_day OR {alias}.position < l.position)"
+            )
+            order = f"{alias}.first_day DESC, {alias}.position DESC"
+        return (
+            f"(SELECT {alias}.fact_id FROM tl_facts {alias} "
+            f"WHERE {same(alias, ends, '= ' + subkey)} AND {where} AND {counted(alias)} "
+            f"ORDER BY {order} LIMIT 1)"
+        )
+
+    def earliest(ids: str, descending: bool = False) -> str:
+        """Of these facts, the first in occurrence order (the last if `descending`)."""
+        way = " DESC" if descending else ""
+        return (
+            f"(SELECT t.fact_id FROM tl_facts t WHERE t.fact_id IN ({ids}) "
+            f"ORDER BY t.first_day{way}, t.position{way} LIMIT 1)"
         )
 
     return f"""
@@ -124,31 +152,22 @@ WITH latest AS (
   WHERE fc.organisation = :org AND fc.facet IN ({", ".join(f"'{f}'" for f in RUN_FACETS)})
 ), bounds AS (
   SELECT l.*,
-    (SELECT e.fact_id FROM tl_facts e
-     WHERE {same("e", ends, ending)} AND e.first_day >= l.first_day
-       AND e.first_day <= :at_end AND {_after("e", "l.first_day", "l.position")}
-       AND {counted("e")}
-     ORDER BY e.first_day, e.position LIMIT 1) AS end_id,
+    {ending("e", "l.ident", True)} AS end_named,
+    {ending("a", f"'{ANYONE}'", True)} AS end_any,
     (SELECT o.fact_id FROM tl_facts o
      WHERE {same("o")} AND o.first_day <= l.first_day AND o.ident <> l.ident
        AND (o.first_day < l.first_day OR o.position < l.position) AND {counted("o")}
      ORDER BY o.first_day DESC, o.position DESC LIMIT 1) AS other_id,
-    (SELECT s.fact_id FROM tl_facts s
-     WHERE {same("s", ends, ending)} AND s.first_day <= l.first_day
-       AND (s.first_day < l.first_day OR s.position < l.position) AND {counted("s")}
-     ORDER BY s.first_day DESC, s.position DESC LIMIT 1) AS stop_id
+    {ending("s", "l.ident", False)} AS stop_named,
+    {ending("n", f"'{ANYONE}'", False)} AS stop_any
   FROM latest l
 ), starts AS (
-  SELECT b.*,
-    CASE WHEN o.fact_id IS NULL THEN COALESCE(s.first_day, {NO_BOUND})
-         WHEN s.fact_id IS NULL OR {_after("o", "s.first_day", "s.position")} THEN o.first_day
-         ELSE s.first_day END AS start_day,
-    CASE WHEN o.fact_id IS NULL THEN COALESCE(s.position, {NO_BOUND})
-         WHEN s.fact_id IS NULL OR {_after("o", "s.first_day", "s.position")} THEN o.position
-         ELSE s.position END AS start_position
+  SELECT b.*, {earliest("b.end_named, b.end_any")} AS end_id,
+    COALESCE(st.first_day, {NO_BOUND}) AS start_day,
+    COALESCE(st.position, {NO_BOUND}) AS start_position
   FROM bounds b
-  LEFT JOIN tl_facts o ON o.fact_id = b.other_id
-  LEFT JOIN tl_facts s ON s.fact_id = b.stop_id
+  LEFT JOIN tl_facts st
+    ON st.fact_id = {earliest("b.other_id, b.stop_named, b.stop_any", descending=True)}
 ), runs AS (
   SELECT l.*,
     (SELECT x.fact_id FROM tl_facts x WHERE {in_run()}
