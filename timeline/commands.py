@@ -399,10 +399,10 @@ def _import_item(number: int, stored: object) -> tuple[str, str, Json]:
     if isinstance(original, dict):
         # An exported corrected event shows its corrected fields; import what was recorded.
         payload.update({k: v for k, v in original.items() if k in ("occurred_on", "data")})
-        if "basis" in original:
-            payload["basis"] = original["basis"]
-            if original["basis"] is None:
-                del payload["basis"]
+        if "basis" in original:  # None: the event was recorded without one
+            payload.pop("basis", None)
+            if original["basis"] is not None:
+                payload["basis"] = original["basis"]
     return organisation, event_id, payload
 
 

@@ -338,10 +338,8 @@ class Queries:
                 # what was first recorded beside them, for import to restore.
                 if body.get("occurred_on") != event.occurred_on or body["data"] != event.data:
                     body["original"] = {"occurred_on": event.occurred_on, "data": event.data}
-                if event.basis is None and body.get("basis") == "attestation":
-                    # A correction made it an attestation: the event was recorded without one.
-                    body.setdefault("original", {})["basis"] = event.basis
-                elif event.basis is not None and body.get("basis") != event.basis:
+                # A correction changed its basis: keep the one recorded (None: sent without one).
+                if body.get("basis") not in (event.basis, event.basis or "change"):
                     body.setdefault("original", {})["basis"] = event.basis
                 yield body
 

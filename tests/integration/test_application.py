@@ -453,13 +453,24 @@ def test_export_then_import_keeps_bases_languages_qualifiers_and_corrected_bases
             "data": {"event_id": seen["id"], "reason": "only seen in 1998"},
         },
     ]
-    for payload in sent:
-        append(services, payload)
+    ids = [append(services, payload)["id"] for payload in sent]
+    append(
+        services,
+        {
+            "type": "corrected",
+            "basis": "change",
+            "data": {"event_id": ids[0], "reason": "the page says it was renamed then"},
+        },
+    )
     exported = list(services.queries.export())
     by_id = {body["id"]: body for body in exported}
     assert (by_id[seen["id"]]["basis"], by_id[seen["id"]]["original"]) == (
         "attestation",
         {"basis": None},
+    )
+    assert (by_id[ids[0]]["basis"], by_id[ids[0]]["original"]) == (
+        "change",
+        {"basis": "attestation"},
     )
     fresh = build(Config(database_url=f"sqlite:///{tmp_path / 'fresh.db'}"))
     try:
@@ -471,10 +482,11 @@ def test_export_then_import_keeps_bases_languages_qualifiers_and_corrected_bases
         ]
         assert [b.get("basis") for b in again] == [
             "attestation",
-            "attestation",
+            "change",
             None,
             None,
             "attestation",
+            "change",
         ]
     finally:
         fresh.close()
