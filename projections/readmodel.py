@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
-from sqlalchemy import Connection, Engine, exc, select, text, update
+from sqlalchemy import Connection, Engine, delete, exc, inspect, select, text, update
 
 from events.organisation import OrganisationEvent
 from projections.facts import ATTESTATION, CHANGE, FACTS_VERSION, facts_of
@@ -195,36 +195,39 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         with self.transaction(commit=True) as session:
             conn = session.connection()
             self._lock(conn)
-            self._recreate(conn)
+            for table in READ_MODEL_TABLES:
+                conn.execute(delete(table))
+            self._set_position(conn, 0)
             position = self.catch_up_within(conn, source, decoder)
         self.refresh_statistics()
         return position
 
     def upgrade(self) -> bool:
-        """Bring a read model written in another shape (by an earlier version) to this one,
-        after `create_table`: its tables are made afresh and its position reset, so that
-        catching up applies the whole log again. Return True if it had to."""
-        with self.transaction(commit=True) as session:
-            conn = session.connection()
-            shapes.create(conn, checkfirst=True)
-            self._lock(conn)  # a second process waits here, then finds the new shape
+        """Before `create_table`: bring a read model written in another shape (by an earlier
+        version) to this one. Its tables are made afresh and its tracking position (if any)
+        reset, so that catching up applies the whole log again. Return True if it had to."""
+        engine = self.datastore.engine
+        assert isinstance(engine, Engine)
+        shapes.create(engine, checkfirst=True)
+        with engine.begin() as conn:
+            # Writing the row first takes its lock (PostgreSQL) or the write lock (SQLite): a
+            # second process waits here, then finds the new shape.
+            driver_execute(conn, _NEW_SHAPE, {"name": self.upstream})
+            driver_execute(conn, _LOCK_SHAPE, {"name": self.upstream})
             found = conn.execute(
                 select(shapes.c.shape).where(shapes.c.name == self.upstream)
             ).scalar()
             if found == SHAPE:
                 return False
-            if found is not None or self.position() > 0:
+            if found:
                 log.warning("the read model has another shape; rebuilding it from the event log")
-            self._recreate(conn)
+            metadata.drop_all(conn, tables=list(READ_MODEL_TABLES))
+            metadata.create_all(conn, tables=list(READ_MODEL_TABLES))
+            conn.execute(update(shapes).where(shapes.c.name == self.upstream).values(shape=SHAPE))
+            tables = inspect(conn)
+            if tables is not None and tables.has_table(self.tracking_table_name):
+                self._set_position(conn, 0)
         return True
-
-    def _recreate(self, conn: Connection) -> None:
-        """Make the read model's tables afresh in this shape, empty, at position 0."""
-        metadata.drop_all(conn, tables=list(READ_MODEL_TABLES))
-        metadata.create_all(conn, tables=list(READ_MODEL_TABLES))
-        conn.execute(shapes.delete().where(shapes.c.name == self.upstream))
-        conn.execute(shapes.insert().values(name=self.upstream, shape=SHAPE))
-        self._set_position(conn, 0)
 
     def _set_position(self, conn: Connection, position: int) -> None:
         sql = (
@@ -391,6 +394,10 @@ _NEW_FACET = (
     "INSERT INTO tl_facets (organisation, facet, key) VALUES (:organisation, :facet, :key) "
     "ON CONFLICT DO NOTHING"
 )
+_NEW_SHAPE = (
+    "INSERT INTO tl_read_model_shape (name, shape) VALUES (:name, '') ON CONFLICT DO NOTHING"
+)
+_LOCK_SHAPE = "UPDATE tl_read_model_shape SET shape = shape WHERE name = :name"
 _STREAM_VERSION = (
     "UPDATE tl_organisations SET version = :version WHERE organisation = :organisation"
 )

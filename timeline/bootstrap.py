@@ -70,6 +70,7 @@ class Services:
 def create_tables(app: Timeline, read_model: ReadModel) -> None:
     """Create every table the service uses (each only if missing) and the cursor key."""
     app.create_tables()
+    read_model.upgrade()  # a read model an earlier version wrote is made afresh
     read_model.create_table()
     metadata.create_all(app.engine)
     with app.engine.begin() as conn:
@@ -103,7 +104,6 @@ def build(config: Config | None = None, *, create: bool = True) -> Services:
             create_tables(app, read_model)
         except (exc.IntegrityError, exc.ProgrammingError, LibraryIntegrityError):
             create_tables(app, read_model)  # another process was creating them at once
-        read_model.upgrade()  # a read model an earlier version wrote is rebuilt
     app.timeline_recorder.follow_with(read_model, app.mapper)
     services = Services(
         config=config,
