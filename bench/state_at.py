@@ -247,7 +247,7 @@ def floor_sql(services: Services) -> Callable[[str, int], None]:
         for statement in (
             sql._header_sql(None),
             sql._latest_sql(None, sql._STATE_FACETS_OF),
-            sql._members_sql(None),
+            sql._runs_sql(None),
             sql._documents_sql(None),
             sql._uncertain_sql(None),
         )

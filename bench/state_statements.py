@@ -31,7 +31,7 @@ def statements() -> dict[str, str]:
     return {
         "header": sql._header_sql(None),
         "latest": sql._latest_sql(None, sql._STATE_FACETS_OF),
-        "members": sql._members_sql(None),
+        "runs": sql._runs_sql(None),
         "documents": sql._documents_sql(None),
         "uncertain": sql._uncertain_sql(None),
     }

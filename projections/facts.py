@@ -3,8 +3,14 @@
 The read model stores each event version's facts in a table keyed by (facet, key) and date,
 so that a state query can find, for each part of the state, the latest fact that counts at a
 date with one index probe instead of replaying the stream. A *primary* facet holds the
-values (a name, an office's holder, a member, a figure); an `_end` facet holds the events
-that end one (a holder leaving, a member leaving, a disaffiliation), keyed by what they end.
+values (a name in a language, an office's holder, a member, a figure); an `_end` facet holds
+the events that end one (a holder leaving or a role continued by another, a member leaving, a
+disaffiliation), keyed by what they end.
+
+A primary fact also says how it is known (`basis`: a change or an attestation) and which
+value it is about (`ident`): consecutive facts about the same value, in occurrence order, are
+that value's *run*, and the run gives the value's `since` (its first change) and `attested`
+(its attestations), each found by an index probe or an aggregate over the run's index range.
 """
 
 from __future__ import annotations
@@ -14,10 +20,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from projections.records import EventView
-from projections.state import document_entry, holder_entry, member_entry
+from projections.state import before, document_entry, language_of, report_entry
 
-ENDED_FACETS = ("office", "parent")
-"""Primary facets whose latest fact can be ended by a later `_end` fact naming its `ref`."""
+FACTS_VERSION = 2
+"""Bump whenever `facts_of` writes other facts or values: read models written before are
+rebuilt (see `projections.readmodel.SHAPE`)."""
+
+CHANGE, ATTESTATION = 0, 1
+"""How `basis` is stored."""
+
+RUN_FACETS = ("name", "acronym", "headquarters", "parent", "office", "member")
+"""Primary facets whose values carry how they are known (`since`, `attested`)."""
+
+NO_ACRONYM = ""
+"""The `ident` of a founding's absent acronym (no acronym is ever empty text)."""
+
+ANYONE = ""
+"""The `subkey` of an `office_end` fact that ends whoever holds the role (`replaces_role`)."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +48,10 @@ class Fact:
     subkey: str = ""
     ref: str | None = None
     value: Any = None
+    ident: str | None = None
+    """Which value a primary fact is about: facts of one (facet, key) with the same ident in
+    a row are one run. An `_end` fact ends the run whose ident is its subkey (or any run)."""
+    attested: bool = False
 
     @property
     def primary(self) -> bool:
@@ -39,66 +62,81 @@ class Fact:
 def facts_of(view: EventView) -> list[Fact]:
     """The facts an event (as it counts now) states; milestones and amendments state none."""
     data, kind = view.data, view.record.type
-    if kind == "founded":
-        return [
-            Fact("name", value=data["name"]),
-            Fact("acronym", value=data.get("acronym")),
-            Fact("existence", value=True),
-        ]
-    if kind == "renamed":
-        named = [Fact("name", value=data["name"])]
-        return named + ([Fact("acronym", value=data["acronym"])] if "acronym" in data else [])
+    if kind in ("founded", "renamed"):
+        return _named(view)
     simple = _SIMPLE.get(kind)
     if simple:
-        return [simple(view)]
+        return simple(view)
     if kind == "figures_reported":
         return [
-            Fact("figure", name, value=_report(view, value))
+            Fact("figure", name, value=report_entry(name, view, value))
             for name, value in data["figures"].items()
         ]
     return []
 
 
-def _report(view: EventView, value: Any) -> dict[str, Any]:
-    return {
-        "value": value,
-        "reported_on": view.occurred_on,
-        "event_id": view.record.id,
-        "sources": view.record.sources,
-    }
+def _named(view: EventView) -> list[Fact]:
+    """A name (and acronym) in the event's language: the other languages' are untouched; a
+    founding without an acronym clears the language's acronym, a renaming keeps it."""
+    data, language = view.data, language_of(view.data)
+    facts = [_known("name", language, data["name"], view)]
+    if "acronym" in data:
+        facts.append(_known("acronym", language, data["acronym"], view))
+    elif view.record.type == "founded":
+        facts.append(Fact("acronym", language, value=None, ident=NO_ACRONYM))
+    if view.record.type == "founded":
+        facts.append(Fact("existence", value=True))
+    return facts
+
+
+def _known(
+    facet: str, key: str, ident: str, view: EventView, value: Any = None, ref: str | None = None
+) -> Fact:
+    """A value a change sets or an attestation shows, named `ident` for its run (the value
+    itself unless another is given)."""
+    shown = ident if value is None else value
+    return Fact(facet, key, ref=ref, value=shown, ident=ident, attested=view.is_attestation)
+
+
+def _appointed(view: EventView) -> list[Fact]:
+    data = view.data
+    person, role = data["person"], data["role"]
+    holder = {"role": role, "person": person, "replaces_role": data.get("replaces_role")}
+    facts = [_known("office", role, person["id"], view, holder, ref=person["id"])]
+    if data.get("replaces_role") is not None:
+        assert view.occurred_on is not None
+        ended_on = before(view.occurred_on) if view.is_attestation else view.occurred_on
+        ending = {**_ending(view), "to": ended_on, "role": role}
+        facts.append(Fact("office_end", data["replaces_role"], ANYONE, value=ending))
+    return facts
+
+
+def _left(view: EventView) -> list[Fact]:
+    role, person = view.data["role"], view.data["person_id"]
+    return [Fact("office_end", role, person, ref=person, value=_ending(view))]
+
+
+def _member(view: EventView) -> list[Fact]:
+    member = view.data["member"]
+    return [_known("member", member["id"], member["id"], view, member)]
 
 
 def _ending(view: EventView) -> dict[str, Any]:
     return {"occurred_on": view.occurred_on, "event_id": view.record.id}
 
 
-def _appointed(view: EventView) -> Fact:
-    person = view.data["person"]
-    role = view.data["role"]
-    return Fact("office", role, ref=person["id"], value=holder_entry(role, view, person))
-
-
-def _member(view: EventView) -> Fact:
-    member = view.data["member"]
-    return Fact("member", member["id"], value=member_entry(view, member))
-
-
-_SIMPLE: dict[str, Callable[[EventView], Fact]] = {
-    "dissolved": lambda view: Fact("existence", value=False),
-    "headquarters_moved": lambda view: Fact("headquarters", value=view.data["location"]),
+_SIMPLE: dict[str, Callable[[EventView], list[Fact]]] = {
+    "dissolved": lambda view: [Fact("existence", value=False)],
+    "headquarters_moved": lambda view: [_known("headquarters", "", view.data["location"], view)],
     "office_holder_appointed": _appointed,
-    "office_holder_left": lambda view: Fact(
-        "office_end",
-        view.data["role"],
-        view.data["person_id"],
-        ref=view.data["person_id"],
-        value=_ending(view),
-    ),
+    "office_holder_left": _left,
     "member_joined": _member,
-    "member_left": lambda view: Fact("member_end", view.data["member_id"], value=_ending(view)),
-    "document_adopted": lambda view: Fact("document", value=document_entry(view)),
-    "affiliated": lambda view: Fact("parent", ref=view.data["parent"], value=view.data["parent"]),
-    "disaffiliated": lambda view: Fact(
-        "parent_end", subkey=view.data["parent"], ref=view.data["parent"], value=_ending(view)
-    ),
+    "member_left": lambda view: [Fact("member_end", view.data["member_id"], value=_ending(view))],
+    "document_adopted": lambda view: [Fact("document", value=document_entry(view))],
+    "affiliated": lambda view: [
+        _known("parent", "", view.data["parent"], view, ref=view.data["parent"])
+    ],
+    "disaffiliated": lambda view: [
+        Fact("parent_end", subkey=view.data["parent"], ref=view.data["parent"], value=_ending(view))
+    ],
 }

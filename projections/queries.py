@@ -1,11 +1,15 @@
 """Questions answered from the SQL read model, without replaying any stream.
 
 A state is a handful of index probes: for each primary facet of the organisation, the latest
-fact that counts at the date (and, for offices and parents, whether a later fact ended it);
-for each member, its latest leaving and the first joining after it; then the documents, the
-figures' overlapping reports and the uncertain events, each a bounded range scan. The cost
-follows the size of the answer, not the length of the history. Every answer must equal
-the pure fold's in `projections.state`: the property tests hold the two together.
+fact that counts at the date, and whether a later fact ended it (a leaving, a disaffiliation,
+a role continued by another). A value that carries how it is known (a name, an office's
+holder, a member...) is the latest fact of its *run* (see `projections.facts`): the run starts
+after the latest earlier fact about another value or that ended this one, each one probe; its
+`since` is the first change in the run (one probe), its `attested` an aggregate over the run's
+attestations (an index range). Then the documents, the figures' overlapping reports and the
+uncertain events, each a bounded range scan. The cost follows the size of the answer, not the
+length of the history. Every answer must equal the pure fold's in `projections.state`: the
+property tests hold the two together.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import orjson
 from sqlalchemy import Connection, bindparam, text
 
 from events.dates import EDTFDate
+from projections.facts import ANYONE, ATTESTATION, CHANGE, RUN_FACETS
 from projections.people import OfficeStep, positions_from_steps
 from projections.records import Json, format_timestamp
 from projections.tables import (
@@ -50,24 +55,24 @@ SELECT organisation, facet, key FROM tl_facets WHERE organisation IN :orgs AND f
 
 _STATE_FACETS_OF = """
 SELECT organisation, facet, key FROM tl_facets
-WHERE organisation = :org
-  AND facet IN ('name', 'acronym', 'existence', 'headquarters', 'parent', 'office', 'figure')
+WHERE organisation = :org AND facet IN ('existence', 'figure')
 UNION ALL
 SELECT organisation, facet, key FROM tl_facets
 WHERE facet IN ('parent', 'name') AND organisation IN (
   SELECT DISTINCT organisation FROM tl_facts
   WHERE facet = 'parent' AND ref = :org AND organisation <> :org)"""
-"""An organisation's facets for its state, with the parent and name of every organisation
-that was ever affiliated to it (its possible sub-organisations), in one statement."""
+"""An organisation's existence and figures, with the parent and names of every organisation
+that was ever affiliated to it (its possible sub-organisations), in one statement; its values
+that carry how they are known are read by `_runs_sql`."""
 
 
 def _latest_sql(known: int | None, facets_of: str = _LISTED_FACETS) -> str:
     return f"""
 SELECT fc.organisation, fc.facet, fc.key, f.value, f.first_day, f.position, f.fact_id,
-  (fc.facet IN ('office', 'parent') AND EXISTS (
+  (fc.facet IN ('office', 'parent', 'member') AND EXISTS (
      SELECT 1 FROM tl_facts c
      WHERE c.organisation = fc.organisation AND c.facet = fc.facet || '_end'
-       AND c.key = fc.key AND c.subkey = f.ref
+       AND c.key = fc.key AND c.subkey IN (f.ident, '{ANYONE}')
        AND c.first_day >= f.first_day AND c.first_day <= :at_end
        AND (c.first_day > f.first_day OR c.position > f.position)
        AND c.last_day <= :at_end AND {_active("c", known)})) AS ended
@@ -81,25 +86,120 @@ JOIN tl_facts f ON f.fact_id = (
 """
 
 
-def _members_sql(known: int | None) -> str:
+NO_BOUND = -(2**40)
+"""Where a run with nothing before it starts: before every day and position."""
+
+
+def _after(row: str, day: str, position: str) -> str:
+    """SQL for "`row` comes after (day, position) in occurrence order"."""
+    return f"({row}.first_day > {day} OR ({row}.first_day = {day} AND {row}.position > {position}))"
+
+
+def _runs_sql(known: int | None) -> str:
+    def counted(alias: str) -> str:
+        return f"{alias}.last_day <= :at_end AND {_active(alias, known)}"
+
+    def same(alias: str, facet: str = "l.facet", subkey: str = "= ''") -> str:
+        return (
+            f"{alias}.organisation = :org AND {alias}.facet = {facet} AND {alias}.key = l.key "
+            f"AND {alias}.subkey {subkey}"
+        )
+
+    ends = "l.facet || '_end'"
+    not_after_latest = "(x.first_day < l.first_day OR x.position <= l.position)"
+
+    def in_run(basis: int | None = None) -> str:
+        chosen = "" if basis is None else f" AND x.basis = {basis}"
+        return (
+            f"{same('x')}{chosen} AND x.first_day >= l.start_day AND x.first_day <= l.first_day "
+            f"AND {_after('x', 'l.start_day', 'l.start_position')} AND {not_after_latest} "
+            f"AND {counted('x')}"
+        )
+
+    def ending(alias: str, subkey: str, after_latest: bool) -> str:
+        """One probe: the first ending after the latest fact, or the last one before it, of
+        the holder named (`subkey` l.ident) or of anyone (`subkey` ANYONE)."""
+        if after_latest:
+            where = (
+                f"{alias}.first_day >= l.first_day AND {alias}.first_day <= :at_end "
+                f"AND {_after(alias, 'l.first_day', 'l.position')}"
+            )
+            order = f"{alias}.first_day, {alias}.position"
+        else:
+            where = (
+                f"{alias}.first_day <= l.first_day "
+                f"AND ({alias}.first_day < l.first_day OR {alias}.position < l.position)"
+            )
+            order = f"{alias}.first_day DESC, {alias}.position DESC"
+        return (
+            f"(SELECT {alias}.fact_id FROM tl_facts {alias} "
+            f"WHERE {same(alias, ends, '= ' + subkey)} AND {where} AND {counted(alias)} "
+            f"ORDER BY {order} LIMIT 1)"
+        )
+
+    def earliest(ids: str, descending: bool = False) -> str:
+        """Of these facts, the first in occurrence order (the last if `descending`)."""
+        way = " DESC" if descending else ""
+        return (
+            f"(SELECT t.fact_id FROM tl_facts t WHERE t.fact_id IN ({ids}) "
+            f"ORDER BY t.first_day{way}, t.position{way} LIMIT 1)"
+        )
+
     return f"""
-SELECT j.value, j.first_day, j.position
-FROM tl_facets fc
-LEFT JOIN tl_facts l ON l.fact_id = (
-  SELECT l2.fact_id FROM tl_facts l2
-  WHERE l2.organisation = fc.organisation AND l2.facet = 'member_end' AND l2.key = fc.key
-    AND l2.subkey = '' AND l2.first_day <= :at_end AND l2.last_day <= :at_end
-    AND {_active("l2", known)}
-  ORDER BY l2.first_day DESC, l2.position DESC LIMIT 1)
-JOIN tl_facts j ON j.fact_id = (
-  SELECT j2.fact_id FROM tl_facts j2
-  WHERE j2.organisation = fc.organisation AND j2.facet = 'member' AND j2.key = fc.key
-    AND j2.subkey = '' AND j2.first_day >= COALESCE(l.first_day, -1)
-    AND j2.first_day <= :at_end AND j2.last_day <= :at_end AND {_active("j2", known)}
-    AND (l.fact_id IS NULL OR j2.first_day > l.first_day OR j2.position > l.position)
-  ORDER BY j2.first_day ASC, j2.position ASC LIMIT 1)
-WHERE fc.organisation = :org AND fc.facet = 'member'
-ORDER BY j.first_day, j.position
+WITH latest AS (
+  SELECT fc.facet, fc.key, f.fact_id, f.ident, f.value, f.first_day, f.position,
+    f.event_id, f.sources
+  FROM tl_facets fc
+  JOIN tl_facts f ON f.fact_id = (
+    SELECT f2.fact_id FROM tl_facts f2
+    WHERE f2.organisation = fc.organisation AND f2.facet = fc.facet AND f2.key = fc.key
+      AND f2.subkey = '' AND f2.first_day <= :at_end AND {counted("f2")}
+    ORDER BY f2.first_day DESC, f2.position DESC LIMIT 1)
+  WHERE fc.organisation = :org AND fc.facet IN ({", ".join(f"'{f}'" for f in RUN_FACETS)})
+), bounds AS (
+  SELECT l.*,
+    {ending("e", "l.ident", True)} AS end_named,
+    {ending("a", f"'{ANYONE}'", True)} AS end_any,
+    (SELECT o.fact_id FROM tl_facts o
+     WHERE {same("o")} AND o.first_day <= l.first_day AND o.ident <> l.ident
+       AND (o.first_day < l.first_day OR o.position < l.position) AND {counted("o")}
+     ORDER BY o.first_day DESC, o.position DESC LIMIT 1) AS other_id,
+    {ending("s", "l.ident", False)} AS stop_named,
+    {ending("n", f"'{ANYONE}'", False)} AS stop_any
+  FROM latest l
+), starts AS (
+  SELECT b.*, {earliest("b.end_named, b.end_any")} AS end_id,
+    COALESCE(st.first_day, {NO_BOUND}) AS start_day,
+    COALESCE(st.position, {NO_BOUND}) AS start_position
+  FROM bounds b
+  LEFT JOIN tl_facts st
+    ON st.fact_id = {earliest("b.other_id, b.stop_named, b.stop_any", descending=True)}
+), runs AS (
+  SELECT l.*,
+    (SELECT x.fact_id FROM tl_facts x WHERE {in_run()}
+     ORDER BY x.first_day, x.position LIMIT 1) AS first_id,
+    (SELECT x.occurred_on FROM tl_facts x WHERE {in_run(CHANGE)}
+     ORDER BY x.first_day, x.position LIMIT 1) AS since,
+    (SELECT count(*) FROM tl_facts x WHERE {in_run(ATTESTATION)}) AS attested_count,
+    (SELECT x.occurred_on FROM tl_facts x WHERE {in_run(ATTESTATION)}
+     ORDER BY x.first_day, x.position LIMIT 1) AS attested_first,
+    (SELECT x.occurred_on FROM tl_facts x WHERE {in_run(ATTESTATION)}
+     ORDER BY x.first_day DESC, x.position DESC LIMIT 1) AS attested_last
+  FROM starts l
+)
+SELECT r.facet, r.key, r.value, r.first_day, r.position, r.event_id, r.sources, r.since,
+  r.attested_count, r.attested_first, r.attested_last,
+  fr.value AS first_value, fr.first_day AS first_first_day, fr.position AS first_position,
+  e.subkey AS end_subkey, e.occurred_on AS end_on, e.first_day AS end_day,
+  e.position AS end_position,
+  (e.fact_id IS NOT NULL AND EXISTS (
+     SELECT 1 FROM tl_facts z
+     WHERE z.organisation = :org AND z.facet = 'office_end' AND z.key = r.key
+       AND z.subkey = '{ANYONE}' AND z.first_day >= e.first_day
+       AND {_after("z", "e.first_day", "e.position")} AND {counted("z")})) AS continued
+FROM runs r
+JOIN tl_facts fr ON fr.fact_id = r.first_id
+LEFT JOIN tl_facts e ON e.fact_id = r.end_id
 """
 
 
@@ -242,23 +342,16 @@ class StateQueries:
             if not row.ended:
                 latest.setdefault(row.organisation, {})[(row.facet, row.key)] = row
         own = latest.pop(organisation, {})
-        value = {facet_key: orjson.loads(row.value) for facet_key, row in own.items()}
-        holders = sorted(
-            (row for (facet, _), row in own.items() if facet == "office"),
-            key=lambda row: (row.first_day, row.position),
-        )
+        existence = own.get(("existence", ""))
         figures = [row for (facet, _), row in own.items() if facet == "figure"]
+        runs = self.conn.execute(statement(_runs_sql(asked.known)), params).all()
         return {
             "organisation": organisation,
             "at": at_label,
             "known_at": format_timestamp(asked.known_at) if asked.known_at else None,
-            "exists": bool(header.any_counted) and value.get(("existence", ""), True) is not False,
-            "name": value.get(("name", "")),
-            "acronym": value.get(("acronym", "")),
-            "headquarters": value.get(("headquarters", "")),
-            "parent": value.get(("parent", "")),
-            "office_holders": [orjson.loads(row.value) for row in holders],
-            "members": self._values(_members_sql(asked.known), params),
+            "exists": bool(header.any_counted)
+            and (existence is None or orjson.loads(existence.value) is not False),
+            **_known_values(runs),
             "figures": self._figures(organisation, figures, asked),
             "documents": self._values(_documents_sql(asked.known), params),
             "sub_organisations": _children(organisation, latest),
@@ -276,7 +369,11 @@ class StateQueries:
         ).all()
         if not offices:
             return None
-        steps = {(org, role): self._office_steps(org, role, today) for org, role in offices}
+        roles = {(str(org), str(role)) for org, role in offices}
+        for org, role in list(roles):
+            # an appointment to another role that continues this one ends its tenures
+            roles.update((org, orjson.loads(value)["role"]) for value in self._continued(org, role))
+        steps = {(org, role): self._office_steps(org, role, today) for org, role in sorted(roles)}
         return positions_from_steps(steps, person)
 
     def people(self) -> list[Json]:
@@ -290,24 +387,45 @@ class StateQueries:
         names = {row.ref: orjson.loads(row.value)["person"]["name"] for row in rows}
         return [{"id": key, "name": names[key]} for key in sorted(names, key=lambda k: names[k])]
 
+    def _continued(self, organisation: str, role: str) -> list[str]:
+        """The endings of `role` by appointments to roles that continue it (as of now)."""
+        return list(
+            self.conn.scalars(
+                statement(
+                    "SELECT value FROM tl_facts s WHERE s.organisation = :org "
+                    f"AND s.facet = 'office_end' AND s.key = :role AND s.subkey = '{ANYONE}' "
+                    f"AND {_active('s', None)}"
+                ),
+                {"org": organisation, "role": role},
+            )
+        )
+
     def _office_steps(self, organisation: str, role: str, today: date) -> list[OfficeStep]:
+        """The role's appointments, attestations and leavings that count today, in order."""
         rows = self.conn.execute(
             statement(
-                "SELECT facet, ref, value, first_day, position FROM tl_facts s "
-                "WHERE s.organisation = :org AND s.facet IN ('office', 'office_end') "
-                f"AND s.key = :role AND s.last_day <= :today AND {_active('s', None)} "
+                "SELECT facet, ref, value, basis, occurred_on, first_day, position "
+                "FROM tl_facts s WHERE s.organisation = :org AND s.key = :role "
+                f"AND (s.facet = 'office' OR (s.facet = 'office_end' AND s.subkey <> '{ANYONE}')) "
+                f"AND s.last_day <= :today AND {_active('s', None)} "
                 "ORDER BY s.first_day, s.position"
             ),
             {"org": organisation, "role": role, "today": today.toordinal()},
         )
         steps = []
         for row in rows:
-            value = orjson.loads(row.value)
             appointed = row.facet == "office"
-            occurred_on = value["since"] if appointed else value["occurred_on"]
-            name = value["person"]["name"] if appointed else None
+            value = orjson.loads(row.value) if appointed else {}
             steps.append(
-                OfficeStep(appointed, row.ref, name, occurred_on, (row.first_day, row.position))
+                OfficeStep(
+                    appointed,
+                    row.ref,
+                    value["person"]["name"] if appointed else None,
+                    row.occurred_on,
+                    (row.first_day, row.position),
+                    row.basis == ATTESTATION,
+                    value.get("replaces_role"),
+                )
             )
         return steps
 
@@ -322,7 +440,8 @@ class StateQueries:
         listed = []
         for row in rows:
             facts = names[row.organisation]
-            name, acronym = facts.get(("name", "")), facts.get(("acronym", ""))
+            language = _language(facts)
+            name, acronym = facts.get(("name", language)), facts.get(("acronym", language))
             listed.append(
                 {
                     "id": row.organisation,
@@ -369,6 +488,103 @@ def _children(organisation: str, latest: dict[str, dict[tuple[str, str], Any]]) 
     for child in sorted(latest):
         parent = latest[child].get(("parent", ""))
         if parent is not None and orjson.loads(parent.value) == organisation:
-            name = latest[child].get(("name", ""))
+            name = latest[child].get(("name", _language(latest[child])))
             children.append({"id": child, "name": orjson.loads(name.value) if name else None})
     return children
+
+
+def _language(facts: dict[tuple[str, str], Any]) -> str:
+    """The language a state's `name` and `acronym` are in: English if it has an English name,
+    else the latest name's (in occurrence order)."""
+    named = [row for (facet, _), row in facts.items() if facet == "name"]
+    if not named or any(row.key == "en" for row in named):
+        return "en"
+    return str(max(named, key=lambda row: (row.first_day, row.position)).key)
+
+
+def _known_values(rows: Sequence[Any]) -> Json:
+    """The state's values that say how they are known, from their runs (see `_runs_sql`)."""
+    held = {(row.facet, row.key): row for row in rows if row.end_subkey is None}
+    language = _language(held)
+    names = {
+        key: {"name": orjson.loads(row.value), "acronym": _value(held.get(("acronym", key)))}
+        for (facet, key), row in sorted(held.items())
+        if facet == "name"
+    }
+    fields = {
+        "name": held.get(("name", language)),
+        "acronym": held.get(("acronym", language)),
+        "headquarters": held.get(("headquarters", "")),
+        "parent": held.get(("parent", "")),
+    }
+    offices = sorted((row for row in held.values() if row.facet == "office"), key=_first_order)
+    members = sorted((row for row in held.values() if row.facet == "member"), key=_first_order)
+    return {
+        **{name: _value(row) for name, row in fields.items()},
+        "names": names,
+        "provenance": {
+            name: _provenance(row)
+            for name, row in fields.items()
+            if row is not None and _value(row) is not None
+        },
+        "office_holders": [_holder(row) for row in offices],
+        "roles_without_known_holder": _unknown_holders(rows),
+        "members": [_member(row) for row in members],
+    }
+
+
+def _value(row: Any) -> Any:
+    return orjson.loads(row.value) if row is not None else None
+
+
+def _first_order(row: Any) -> tuple[int, int]:
+    return (row.first_first_day, row.first_position)
+
+
+def _provenance(row: Any) -> Json:
+    """How a value is known: the first change of its run, its attestations, its latest event."""
+    attested = None
+    if row.attested_count:
+        attested = {
+            "first": row.attested_first,
+            "last": row.attested_last,
+            "count": row.attested_count,
+        }
+    return {
+        "since": row.since,
+        "attested": attested,
+        "event_id": row.event_id,
+        "sources": orjson.loads(row.sources),
+    }
+
+
+def _holder(row: Any) -> Json:
+    """An office holder, named as the latest event of their tenure names them."""
+    return {"role": row.key, "person": orjson.loads(row.value)["person"], **_provenance(row)}
+
+
+def _member(row: Any) -> Json:
+    """A member organisation, as the first event of its membership names it."""
+    first = orjson.loads(row.first_value)
+    return {
+        "id": first["id"],
+        "name": first["name"],
+        "country": first.get("country"),
+        **_provenance(row),
+    }
+
+
+def _unknown_holders(rows: Sequence[Any]) -> list[Json]:
+    """Roles whose holder left with nothing after: the record is silent about who followed."""
+    left = [
+        row
+        for row in rows
+        if row.facet == "office" and row.end_subkey not in (None, ANYONE) and not row.continued
+    ]
+    left.sort(key=lambda row: (row.end_day, row.end_position))
+    unknown = []
+    for row in left:
+        person = orjson.loads(row.value)["person"]
+        last_holder = {"id": person["id"], "name": person["name"]}
+        unknown.append({"role": row.key, "since": row.end_on, "last_holder": last_holder})
+    return unknown

@@ -9,7 +9,9 @@ processes sharing a database take turns instead of applying the same events twic
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,10 +21,10 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
-from sqlalchemy import Connection, Engine, delete, exc, select, text, update
+from sqlalchemy import Connection, Engine, delete, exc, inspect, select, text, update
 
 from events.organisation import OrganisationEvent
-from projections.facts import facts_of
+from projections.facts import ATTESTATION, CHANGE, FACTS_VERSION, facts_of
 from projections.records import EventRecord, EventView, corrected
 from projections.tables import (
     OPEN,
@@ -34,11 +36,31 @@ from projections.tables import (
     metadata,
     micros,
     organisations,
+    shapes,
 )
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 BULK = 1000
 """After applying this many events at once, PostgreSQL's planner statistics are refreshed."""
+
+
+def _shape() -> str:
+    """A fingerprint of the read model's tables (columns, types, indexes) and of the facts
+    written into them: any change to either makes existing rows unfit to answer from."""
+    parts = [f"facts {FACTS_VERSION}"]
+    for table in READ_MODEL_TABLES:
+        parts.append(f"table {table.name}")
+        parts += [f"{c.name} {c.type} {c.nullable}" for c in table.columns]
+        parts += sorted(
+            f"index {index.name} {[c.name for c in index.columns]}" for index in table.indexes
+        )
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+SHAPE = _shape()
+"""The shape this version writes; a read model of another shape is rebuilt at startup."""
 
 
 class NotificationSource(Protocol):
@@ -183,6 +205,33 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         self.refresh_statistics()
         return position
 
+    def upgrade(self) -> bool:
+        """Before `create_table`: bring a read model written in another shape (by an earlier
+        version) to this one. Its tables are made afresh and its tracking position (if any)
+        reset, so that catching up applies the whole log again. Return True if it had to."""
+        engine = self.datastore.engine
+        assert isinstance(engine, Engine)
+        shapes.create(engine, checkfirst=True)
+        with engine.begin() as conn:
+            # Writing the row first takes its lock (PostgreSQL) or the write lock (SQLite): a
+            # second process waits here, then finds the new shape.
+            driver_execute(conn, _NEW_SHAPE, {"name": self.upstream})
+            driver_execute(conn, _LOCK_SHAPE, {"name": self.upstream})
+            found = conn.execute(
+                select(shapes.c.shape).where(shapes.c.name == self.upstream)
+            ).scalar()
+            if found == SHAPE:
+                return False
+            if found:
+                log.warning("the read model has another shape; rebuilding it from the event log")
+            metadata.drop_all(conn, tables=list(READ_MODEL_TABLES))
+            metadata.create_all(conn, tables=list(READ_MODEL_TABLES))
+            conn.execute(update(shapes).where(shapes.c.name == self.upstream).values(shape=SHAPE))
+            tables = inspect(conn)
+            if tables is not None and tables.has_table(self.tracking_table_name):
+                self._set_position(conn, 0)
+        return True
+
     def _set_position(self, conn: Connection, position: int) -> None:
         sql = (
             f"UPDATE {self.tracking_table_name} SET notification_id = :position "
@@ -263,6 +312,7 @@ class _Writer:
         )
         if when is None:
             return
+        sources = json.dumps(record.sources, ensure_ascii=False)
         for fact in facts_of(view):
             self.facts.append(
                 {
@@ -278,6 +328,10 @@ class _Writer:
                     "tx_from": tx,
                     "tx_to": OPEN,
                     "value": json.dumps(fact.value, ensure_ascii=False),
+                    "ident": fact.ident,
+                    "basis": ATTESTATION if fact.attested else CHANGE,
+                    "occurred_on": view.occurred_on,
+                    "sources": sources,
                 }
             )
             if fact.primary:
@@ -343,6 +397,10 @@ _NEW_FACET = (
     "INSERT INTO tl_facets (organisation, facet, key) VALUES (:organisation, :facet, :key) "
     "ON CONFLICT DO NOTHING"
 )
+_NEW_SHAPE = (
+    "INSERT INTO tl_read_model_shape (name, shape) VALUES (:name, '') ON CONFLICT DO NOTHING"
+)
+_LOCK_SHAPE = "UPDATE tl_read_model_shape SET shape = shape WHERE name = :name"
 _STREAM_VERSION = (
     "UPDATE tl_organisations SET version = :version WHERE organisation = :organisation"
 )

@@ -114,8 +114,15 @@ facts = Table(
     Column("tx_from", BigInteger, nullable=False),
     Column("tx_to", BigInteger, nullable=False),
     Column("value", Text, nullable=False),
+    Column("ident", Text),
+    Column("basis", Integer, nullable=False),
+    Column("occurred_on", String(64), nullable=False),
+    Column("sources", Text, nullable=False),
     Index("tl_facts_probe", "organisation", "facet", "key", "subkey", "first_day", "position"),
     Index("tl_facts_ends", "organisation", "facet", "key", "subkey", "last_day"),
+    Index(
+        "tl_facts_basis", "organisation", "facet", "key", "subkey", "basis", "first_day", "position"
+    ),
     Index("tl_facts_ref", "facet", "ref"),
     Index("tl_facts_event", "event_id", "tx_to"),
 )
@@ -142,6 +149,15 @@ organisations = Table(
 """Each organisation with events, its stream version, and when its first event was recorded."""
 
 READ_MODEL_TABLES = (event_versions, facts, facets, organisations)
+
+shapes = Table(
+    "tl_read_model_shape",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("shape", String(64), nullable=False),
+)
+"""The shape (see `projections.readmodel.SHAPE`) the read model's rows were written in: a
+database whose shape differs, or that has none (written by an earlier version), is rebuilt."""
 
 
 def micros(moment: datetime) -> int:

@@ -70,6 +70,7 @@ class Services:
 def create_tables(app: Timeline, read_model: ReadModel) -> None:
     """Create every table the service uses (each only if missing) and the cursor key."""
     app.create_tables()
+    read_model.upgrade()  # a read model an earlier version wrote is made afresh
     read_model.create_table()
     create_or_upgrade(app.engine)
     with app.engine.begin() as conn:
