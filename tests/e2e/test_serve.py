@@ -23,7 +23,7 @@ def test_a_first_start_on_the_embedded_default_serves_the_cicopa_history(tmp_pat
         assert state["figures"]["member_organisations"]["value"] == 65
     assert (tmp_path / "timeline.db").exists()
     with serving(env, tmp_path) as server:  # a second start seeds nothing more
-        assert len(server.get("/api/organisations/cicopa/events?limit=1000").json()["events"]) == 44
+        assert len(server.get("/api/organisations/cicopa/events?limit=1000").json()["events"]) == 89
 
 
 def test_each_request_is_logged_once_as_a_json_line_with_its_request_id(tmp_path):
