@@ -9,6 +9,7 @@ the first to the last day it can mean, unbounded (None) on the side of an open o
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -129,9 +130,18 @@ class EDTFDate:
 
     @classmethod
     def parse(cls, text: object) -> EDTFDate:
-        """Read an EDTF date, or raise InvalidDate saying what is wrong and what is allowed."""
+        """Read an EDTF date, or raise InvalidDate saying what is wrong and what is allowed.
+
+        A date is a value: the same text always reads the same, so each text is read once per
+        process (the `edtf` package's grammar takes milliseconds a side, and every state and
+        page reads the dates of the events it shows)."""
         if not isinstance(text, str):
             raise InvalidDate(f"must be a date written as text; {ALLOWED}")
+        return _read(text)
+
+    @classmethod
+    def _read(cls, text: str) -> EDTFDate:
+        """Read a date written as text (see `parse`)."""
         if "/" not in text:
             side = _side(text, text)
             return cls(text, side, side)
@@ -250,6 +260,10 @@ def _side(whole: str, text: str) -> Side:
         year, days = int(year_text), calendar.monthrange(int(year_text), month)[1]
         if not 1 <= int(day_text) <= days:
             raise _refuse(whole, f"is not a real date: {_MONTHS[month - 1]} {year} has {days} days")
+    if year_text.isdigit() and (month is None or month <= 12) and day_text != "XX":
+        # Level 0 (a year, a month or a day, checked above to be real): the grammar of the
+        # `edtf` package, milliseconds a side, would say nothing more.
+        return _calendar_side(text, year_text, month, day_text, qualifier)
     try:  # the parser raises more than its own error on some inputs
         parsed = edtf.parse_edtf(text[: len(text) - len(qualifier)])
     except Exception:
@@ -321,3 +335,9 @@ def period_start(text: object) -> date:
     first = _period(text).first_day
     assert first is not None
     return first
+
+
+@functools.lru_cache(maxsize=65536)
+def _read(text: str) -> EDTFDate:
+    """`EDTFDate._read`, remembered per text (a refusal is not remembered: it raises)."""
+    return EDTFDate._read(text)
