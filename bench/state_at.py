@@ -320,7 +320,8 @@ def run_backend(name: str, url: str, args: argparse.Namespace) -> list[dict]:
     try:
         for mix, size in [(mix, size) for mix in args.mixes for size in args.sizes]:
             org = f"bench-{mix}-{size}"
-            lines = history_lines(org, size, seed=size, mix=mix)
+            # A seed of its own per mix: the ids it draws must not repeat those of another mix.
+            lines = history_lines(org, size, seed=size * len(MIXES) + MIXES.index(mix), mix=mix)
             start = time.perf_counter()
             report = services.commands.import_lines(lines)
             took = time.perf_counter() - start
