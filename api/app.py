@@ -20,6 +20,7 @@ from api.observability import register_observability
 from api.resources import MAX_BODY
 from api.schemas import DATA_SCHEMAS, ProblemOut
 from api.security import register_security
+from api.standbys import register_standby_reads
 from timeline.bootstrap import Services
 
 
@@ -86,6 +87,7 @@ def create_app(services: Services) -> Flask:
     app.register_blueprint(pages.bp)
     app.add_url_rule("/api/docs/assets/<path:filename>", "docs_assets", _docs_asset)
     register_error_handlers(app)  # after Api(app): replaces flask-smorest's JSON error handler
+    register_standby_reads(app)
     return app
 
 

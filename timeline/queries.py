@@ -29,7 +29,7 @@ from projections.records import EventRecord, Json, resolve
 from projections.state import diff_states, state_at
 from timeline.application import Timeline
 from timeline.errors import InvalidArguments, InvalidCursor
-from timeline.persistence import read_snapshot, snapshot_on
+from timeline.standbys import Reads
 from timeline.timelinejs import timelinejs
 
 T = TypeVar("T")
@@ -191,9 +191,11 @@ class Queries:
 
     STATES_KEPT = 512
 
-    def __init__(self, app: Timeline, cursors: Cursors) -> None:
+    def __init__(self, app: Timeline, cursors: Cursors, reads: Reads | None = None) -> None:
         self.app = app
         self.cursors = cursors
+        self.reads = reads or Reads(app.engine)
+        """Every read of the read model connects through `reads` (a standby or the primary)."""
         self._states: OrderedDict[tuple[Any, ...], Json] = OrderedDict()
         self._states_lock = threading.Lock()
 
@@ -210,7 +212,7 @@ class Queries:
         if not is_slug(organisation):
             raise OrganisationNotFound(organisation)
         question = (organisation, at_end, label, known_at or None)  # echoed as sent
-        with self.app.engine.connect() as conn, snapshot_on(conn) as snapshot:
+        with self.reads.snapshot() as snapshot:
             queries = StateQueries(snapshot)
             key = (*question, queries.log_position())
             found = self._kept(key)
@@ -295,7 +297,7 @@ class Queries:
         # all) and every filter, not the page size.
         query = repr((organisation is None, flt))
         after = self.cursors.decode(cursor, query)
-        with read_snapshot(self.app.engine) as conn:
+        with self.reads.snapshot() as conn:
             if organisation is not None and not StateQueries(conn).has_history(
                 organisation, flt.known_at
             ):
@@ -316,7 +318,7 @@ class Queries:
     def event(self, organisation: str, event_id: str, known_at: str | None = None) -> Json:
         """One stored event of the organisation."""
         moment = parse_known_at(known_at)
-        with read_snapshot(self.app.engine) as conn:
+        with self.reads.snapshot() as conn:
             found = get_event(conn, organisation, event_id.lower(), moment)
         if found is None:
             raise EventNotFound(organisation, event_id)
@@ -324,24 +326,24 @@ class Queries:
 
     def version(self, organisation: str) -> int:
         """The organisation's stream version (its ETag)."""
-        with self.app.engine.connect() as conn:
+        with self.reads.connect() as conn:
             return StateQueries(conn).version(organisation)
 
     def organisations(self) -> list[Json]:
         """Every organisation with events, with its current name."""
-        with read_snapshot(self.app.engine) as conn:
+        with self.reads.snapshot() as conn:
             return StateQueries(conn).organisations(today())
 
     def people(self) -> list[Json]:
         """Everyone who held an office in any organisation."""
-        with read_snapshot(self.app.engine) as conn:
+        with self.reads.snapshot() as conn:
             return StateQueries(conn).people()
 
     def person(self, person: str) -> Json:
         """A person's positions across organisations, as they count today."""
         found = None
         if is_slug(person):
-            with read_snapshot(self.app.engine) as conn:
+            with self.reads.snapshot() as conn:
                 found = StateQueries(conn).positions(person, today())
         if found is None:
             raise PersonNotFound(person)
