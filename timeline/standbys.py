@@ -18,6 +18,7 @@ writes them (`0/16B3748`).
 from __future__ import annotations
 
 import logging
+import math
 import random
 import re
 import threading
@@ -106,27 +107,42 @@ class StandbyStatus:
 
 @dataclass(eq=False)
 class Standby:
-    """One hot standby: its engine, and what the last look at it found."""
+    """One hot standby: its engine, and what the last look at it found. A standby that no
+    check has answered for `stale_after` seconds is down (a check can hang on a standby that
+    stopped answering without closing its connections)."""
 
     name: str
     engine: Engine
-    state: str = DOWN
+    stale_after: float = 2.0 + CONNECT_TIMEOUT + CHECK_TIMEOUT_MS / 1000
     replayed: int = 0
     paused: bool = False
     lag: float | None = None
+    _state: str = field(default=DOWN, repr=False)
+    _answered_at: float = field(default=-math.inf, repr=False)
+    _previous: Sample | None = field(default=None, repr=False)
+    _behind_since: float | None = field(default=None, repr=False)
     _changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
     _polling: bool = field(default=False, repr=False)
-    _behind_since: float | None = field(default=None, repr=False)
+    _next_poll: float = field(default=0.0, repr=False)
+
+    @property
+    def state(self) -> str:
+        """`up`, `lagging` or `down`, as last checked (down once the checks go unanswered)."""
+        if time.monotonic() - self._answered_at > self.stale_after:
+            return DOWN
+        return self._state
 
     def status(self) -> StandbyStatus:
         """The standby's state as last seen."""
         with self._changed:
-            lag = None if self.state == DOWN else self.lag
-            replayed = None if self.state == DOWN else self.replayed
-            return StandbyStatus(self.name, self.state, lag, replayed)
+            state = self.state
+            lag = None if state == DOWN else self.lag
+            replayed = None if state == DOWN else self.replayed
+            return StandbyStatus(self.name, state, lag, replayed)
 
-    def check(self, primary: Sample | None, previous: Sample | None, max_lag: float) -> None:
-        """Look at the standby once: its replay position, and how far behind it is."""
+    def check(self, primary: Sample | None, max_lag: float) -> None:
+        """Look at the standby once: its replay position, and how far behind the primary
+        (at `primary`, sampled just before) it is."""
         try:
             with self.engine.connect() as conn, conn.begin():
                 conn.execute(text(f"SET LOCAL statement_timeout = {CHECK_TIMEOUT_MS}"))
@@ -139,20 +155,16 @@ class Standby:
             return
         replayed = int(row.replayed)
         since_commit = None if row.since_last_commit is None else float(row.since_last_commit)
-        lag = self._lag(replayed, since_commit, primary, previous)
+        lag = self._lag(replayed, since_commit, primary)
+        self._previous = primary or self._previous
         self._seen(replayed, bool(row.paused), lag, LAGGING if lag > max_lag else UP)
 
-    def _lag(
-        self,
-        replayed: int,
-        since_commit: float | None,
-        primary: Sample | None,
-        previous: Sample | None,
-    ) -> float:
+    def _lag(self, replayed: int, since_commit: float | None, primary: Sample | None) -> float:
         """Seconds the standby's replay is behind the primary: none once it has replayed what
         the primary had at this check; otherwise the age of the last commit it replayed, but
-        no more than the time since a previous check whose primary position it has replayed
-        (a long-idle primary's first write does not make a standby look minutes behind)."""
+        no more than the time since the previous check if it has replayed what the primary
+        had then (a long-idle primary's first write does not make a standby look minutes
+        behind)."""
         now = time.monotonic()
         if primary is None or replayed >= primary.position:
             self._behind_since = None
@@ -160,6 +172,7 @@ class Standby:
         if self._behind_since is None:
             self._behind_since = now
         lag = since_commit if since_commit is not None else now - self._behind_since
+        previous = self._previous
         if previous is not None and replayed >= previous.position:
             lag = min(lag, now - previous.at)
         return max(0.0, lag)
@@ -169,7 +182,8 @@ class Standby:
             if state != self.state:
                 log.warning("standby %s is %s (lag %.1f s)", self.name, state, lag)
             self.replayed = max(self.replayed, replayed)
-            self.paused, self.lag, self.state = paused, lag, state
+            self.paused, self.lag, self._state = paused, lag, state
+            self._answered_at = time.monotonic()
             self._changed.notify_all()
 
     def mark_down(self, reason: object) -> None:
@@ -177,17 +191,16 @@ class Standby:
         with self._changed:
             if self.state != DOWN:
                 log.warning("standby %s is down: %s", self.name, str(reason).splitlines()[0])
-            self.state = DOWN
+            self._state = DOWN
             self._changed.notify_all()
 
     def replayed_by(self, position: int, deadline: float) -> bool:
         """Whether the standby replays `position` before `deadline` (a monotonic time). One
-        waiting read at a time looks at the standby; the others wait for what it sees."""
+        waiting read at a time looks at the standby, at most every POLL seconds; the others
+        wait for what it sees."""
         while True:
             with self._changed:
-                while self._polling:
-                    if self.replayed >= position or self.state != UP:
-                        break
+                while self._polling and self.replayed < position and self.state == UP:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return False
@@ -197,16 +210,16 @@ class Standby:
                 if self.state != UP or time.monotonic() >= deadline:
                     return False
                 self._polling = True
+                delay = min(self._next_poll, deadline) - time.monotonic()
             try:
+                if delay > 0:
+                    time.sleep(delay)
                 self._poll()
             finally:
                 with self._changed:
                     self._polling = False
+                    self._next_poll = time.monotonic() + POLL
                     self._changed.notify_all()
-            with self._changed:
-                if self.replayed >= position:
-                    return True
-            time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
 
     def _poll(self) -> None:
         """Read the standby's replay position once."""
@@ -258,10 +271,11 @@ class Reads:
         self.max_lag = max_lag
         self.interval = interval
         self._primary_seen = 0
-        self._previous: Sample | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        for standby in self.standbys:
+            standby.stale_after = interval + CONNECT_TIMEOUT + CHECK_TIMEOUT_MS / 1000
 
     @classmethod
     def from_urls(
@@ -379,43 +393,49 @@ class Reads:
 
     # Checking the standbys
 
-    def check(self) -> None:
-        """Look at every standby once (the primary's position first, for their lag)."""
+    def check(self, standby: Standby) -> None:
+        """Look at one standby (the primary's position first, for its lag)."""
         try:
             primary: Sample | None = Sample(self.primary_position(), time.monotonic())
         except SQLAlchemyError as error:
             log.warning("cannot read the primary's position: %s", str(error).splitlines()[0])
             primary = None
-        for standby in self.standbys:
-            standby.check(primary, self._previous, self.max_lag)
-        self._previous = primary or self._previous
+        standby.check(primary, self.max_lag)
 
     def statuses(self) -> list[StandbyStatus]:
         """Each standby's state as last checked."""
         return [standby.status() for standby in self.standbys]
 
     def start(self) -> None:
-        """Check the standbys now, then every `interval` seconds in a thread (once per
-        process; nothing to do without standbys)."""
+        """Check the standbys now, then each every `interval` seconds in a thread of its own,
+        so that one that hangs holds up no other (once per process; nothing to do without
+        standbys)."""
         with self._lock:
-            if not self.standbys or self._thread is not None:
+            if not self.standbys or self._threads:
                 return
-            self._thread = threading.Thread(target=self._run, name="timeline-standbys", daemon=True)
-        self.check()
-        self._thread.start()
+            self._threads = [
+                threading.Thread(
+                    target=self._watch, args=(standby,), name="timeline-standby", daemon=True
+                )
+                for standby in self.standbys
+            ]
+        for standby in self.standbys:
+            self.check(standby)
+        for thread in self._threads:
+            thread.start()
 
-    def _run(self) -> None:
+    def _watch(self, standby: Standby) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.check()
-            except Exception:  # the checker must go on: a failed round is retried next time
-                log.exception("checking the standbys failed")
+                self.check(standby)
+            except Exception:  # the checks must go on: a failed one is tried again next time
+                log.exception("checking standby %s failed", standby.name)
 
     def close(self) -> None:
         """Stop checking and close the standbys' connections."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.interval + 5)
+        for thread in self._threads:
+            thread.join(timeout=self.interval + 5)
         for standby in self.standbys:
             standby.engine.dispose()
 

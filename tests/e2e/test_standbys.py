@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from api.app import create_app
 from tests.e2e.replication import Replication, Server, replication
 from tests.e2e.server import Reply, create_token, environment, serving
 from tests.e2e.server import Server as Timeline
+from timeline.bootstrap import build
+from timeline.config import Config
 
 pytestmark = [pytest.mark.slow, pytest.mark.standby]
 
@@ -156,6 +159,7 @@ class Clients:
 
 
 def test_every_write_names_its_position_and_every_client_reads_its_own_writes(service):
+    service.wait_for_state("up", within=15)
     before = service.reads_from_standby()
     clients = Clients(service, "concurrent")
     for thread in clients.start(count=4, limit=15):
@@ -211,6 +215,7 @@ def test_a_paused_standby_is_read_stale_only_without_a_position_then_skipped(ser
 
 
 def test_a_standby_stopped_and_started_mid_run_loses_no_read(service):
+    service.wait_for_state("up", within=15)
     clients = Clients(service, "restart")
     threads = clients.start(count=3)
     try:
@@ -231,3 +236,29 @@ def test_a_standby_stopped_and_started_mid_run_loses_no_read(service):
             thread.join(timeout=60)
     assert clients.problems == []
     assert clients.rounds > 10
+
+
+def test_a_read_on_a_standby_that_has_just_stopped_is_answered_by_the_primary(service):
+    """In process: the standby stops between two checks; the read that finds it gone is
+    answered again from the primary, and the standby is down from then on."""
+    assert service.append("failover", 1).status == 201
+    service.wait_for_state("up", within=15)
+    config = Config(
+        database_url=service.primary.url("timeline"),
+        read_database_urls=(service.standby.url("timeline"),),
+        standby_check_interval=5,
+    )
+    services = build(config, create=False)
+    try:
+        client = create_app(services).test_client()  # checks the standby once, now
+        reads = services.reads
+        assert [status.state for status in reads.statuses()] == ["up"]
+        assert client.get("/api/organisations/failover/state").status_code == 200
+        service.standby.stop()
+        reply = client.get("/api/organisations/failover/state")
+        assert reply.status_code == 200 and reply.json["figures"]["n"]["value"] == 1
+        assert [status.state for status in reads.statuses()] == ["down"]
+    finally:
+        services.close()
+        service.standby.start()
+    service.wait_for_state("up", within=15)
