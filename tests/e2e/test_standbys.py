@@ -26,7 +26,7 @@ from timeline.config import Config
 
 pytestmark = [pytest.mark.slow, pytest.mark.standby]
 
-MAX_LAG = 3.0
+MAX_LAG = 4.0
 """The lag limit the service is given here (seconds): short, so that the test is too."""
 
 
