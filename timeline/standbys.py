@@ -8,11 +8,11 @@ and has replayed that position, waiting for one at most `WAIT` seconds, else the
 read that fails on a standby raises `StandbyFailed`, so that the request can be answered again
 from the primary (`fall_back`). Writes never come here: they use the primary's engine.
 
-Each process checks its standbys every `interval` seconds in a thread of its own: one statement
-per standby gives its replay position, whether replay is paused, and its lag, from which it is
-`up`, `lagging` (more than `max_lag` seconds behind) or `down` (unreachable, or not in
-recovery). Positions are WAL positions (LSNs), kept as integers and written as PostgreSQL
-writes them (`0/16B3748`).
+Each process checks each standby every `interval` seconds, in a thread per standby: one
+statement gives its replay position, whether replay is paused, and its lag, from which it is
+`up`, `lagging` (more than `max_lag` seconds behind) or `down` (unreachable, not in recovery,
+or no check answered for `interval` + 4 s). Positions are WAL positions (LSNs), kept as
+integers and written as PostgreSQL writes them (`0/16B3748`).
 """
 
 from __future__ import annotations

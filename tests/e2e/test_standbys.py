@@ -1,5 +1,5 @@
 """Reads from a hot standby, for real: a primary and a standby of the test's own (see
-`tests.e2e.replication`), `timeline serve` on both, clients that write and read at once while
+`bench.replication`), `timeline serve` on both, clients that write and read at once while
 the standby is stopped and started again, and while its replay is paused.
 
 Every client reads its own writes: a read that sends back a write's `Timeline-Position` never
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from api.app import create_app
-from tests.e2e.replication import Replication, Server, replication
+from bench.replication import Replication, Server, replication
 from tests.e2e.server import Reply, create_token, environment, serving
 from tests.e2e.server import Server as Timeline
 from timeline.bootstrap import build

@@ -1,7 +1,7 @@
-"""A PostgreSQL primary and hot standbys of the tests' own, on free loopback ports, made with
-Debian's PostgreSQL 15 binaries as an operator would (initdb, a replication line in the
-primary's pg_hba.conf, pg_basebackup -R), in a temporary directory; the machine's own cluster
-(at 5432) is left as it is. As root, the servers run as the `postgres` user (initdb refuses
+"""A PostgreSQL primary and hot standbys of their own, for the tests and the benchmarks: on
+free loopback ports, made with Debian's PostgreSQL 15 binaries as an operator would (initdb, a
+replication line in the primary's pg_hba.conf, pg_basebackup -R), in a temporary directory;
+the machine's own cluster (at 5432) is left as it is. As root, the servers run as the `postgres` user (initdb refuses
 root)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -18,8 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-
-from tests.e2e.server import free_port
 
 PG_BIN = Path(os.environ.get("TIMELINE_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SERVER_USER = "postgres"
@@ -34,6 +33,13 @@ shared_buffers = 16MB
 max_connections = 60
 """
 """A throw-away primary: no fsync (nothing here must survive a power cut), small memory."""
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _as_server_user() -> list[str]:
