@@ -59,6 +59,8 @@ class Config:
     sqlite_mmap_size: int = DEFAULT_SQLITE_MMAP_SIZE
     aggregate_cache_size: int = 500
     idempotency_retention_hours: float = DEFAULT_IDEMPOTENCY_RETENTION_HOURS
+    secret_key: str | None = None
+    """Signs the pages' session cookies; without it, one is generated and kept in the database."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -79,6 +81,7 @@ class Config:
                 DEFAULT_IDEMPOTENCY_RETENTION_HOURS,
                 MIN_IDEMPOTENCY_RETENTION_HOURS,
             ),
+            secret_key=env.get("TIMELINE_SECRET_KEY") or None,
         )
 
     @property
