@@ -4,7 +4,7 @@ A session is begun by signing in with an API token and holds only the token's id
 of its secret (the value the database keeps): never a usable bearer token. Every page request
 checks that proof through the token cache (`Tokens.authenticate_session`), so revoking the
 token ends its sessions within the cache's second. The cookie is HttpOnly, SameSite=Lax,
-Secure when the request came over HTTPS, and lives `SESSION_HOURS`; signing in clears the
+Secure behind HTTPS (see `SessionCookies`), and lives `SESSION_HOURS`; signing in clears the
 session, so the cookie (and its CSRF token) are new.
 
 CSRF tokens are checked on the forms' blueprints only (`protect_forms`): the JSON API is
@@ -32,8 +32,11 @@ class SessionCookies(SecureCookieSessionInterface):
     """Flask's signed cookie session, Secure whenever the request itself came over HTTPS."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
-        """Secure behind HTTPS (or when SESSION_COOKIE_SECURE says so)."""
-        return request.is_secure or super().get_cookie_secure(app)
+        """Secure when the request came over HTTPS, directly or through a proxy that says so
+        (`X-Forwarded-Proto: https`), or always with `TIMELINE_SECURE_COOKIES`. A client that
+        falsely claims HTTPS only gets a cookie its browser will not send back over HTTP."""
+        forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        return request.is_secure or forwarded == "https" or super().get_cookie_secure(app)
 
 
 def writer() -> Identity | None:
@@ -95,6 +98,7 @@ def register_sessions(app: Flask, services: Services) -> None:
     app.config.update(
         SECRET_KEY=session_key(services.config, services.engine),
         SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=services.config.secure_cookies,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
         WTF_CSRF_CHECK_DEFAULT=False,  # the forms' blueprints call `protect_forms`

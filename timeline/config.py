@@ -61,6 +61,8 @@ class Config:
     idempotency_retention_hours: float = DEFAULT_IDEMPOTENCY_RETENTION_HOURS
     secret_key: str | None = None
     """Signs the pages' session cookies; without it, one is generated and kept in the database."""
+    secure_cookies: bool = False
+    """Mark the session cookie Secure on every response (served only over HTTPS)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -82,6 +84,7 @@ class Config:
                 MIN_IDEMPOTENCY_RETENTION_HOURS,
             ),
             secret_key=env.get("TIMELINE_SECRET_KEY") or None,
+            secure_cookies=env.get("TIMELINE_SECURE_COOKIES", "").lower() in ("1", "true", "yes"),
         )
 
     @property

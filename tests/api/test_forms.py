@@ -422,6 +422,15 @@ def test_the_cookie_is_secure_over_https(app, writer_token):
     )
     assert reply.status_code == 303
     assert "Secure" in reply.headers["Set-Cookie"]
+    proxied = app.test_client().get("/sign-in", headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" in proxied.headers["Set-Cookie"]
+    assert "Secure" not in app.test_client().get("/sign-in").headers["Set-Cookie"]
+
+
+def test_the_cookie_can_be_made_secure_always(services):
+    services.config = Config(database_url=services.config.database_url, secure_cookies=True)
+    assert "Secure" in create_app(services).test_client().get("/sign-in").headers["Set-Cookie"]
+    assert Config.from_env({"TIMELINE_SECURE_COOKIES": "true"}).secure_cookies
 
 
 def test_sign_out_ends_the_session(signed_in):
