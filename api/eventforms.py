@@ -164,7 +164,12 @@ def _items(fields: Mapping[str, Field], prefix: str, figure_rows: int) -> list[I
         path = f"{prefix}{name}"
         if isinstance(spec, Object):
             controls = [c for c in _items(spec.fields, f"{path}.", 0) if isinstance(c, Control)]
-            items.append(Group(path, label_of(name), controls, picker=PICKERS.get(name)))
+            picker = PICKERS.get(name)
+            if picker:  # the id is made from the name when left empty: the name comes first
+                controls.sort(key=lambda c: not c.name.endswith(".name"))
+                for control in controls:
+                    control.required = control.required and not control.name.endswith(".id")
+            items.append(Group(path, label_of(name), controls, picker=picker))
         elif isinstance(spec, Figures):
             rows = [figure_row(i) for i in range(figure_rows)]
             items.append(Group(path, "Figures", rows=rows))
@@ -255,9 +260,11 @@ def _picked(group: Group, form: Form, known: Mapping[str, Mapping[str, str]]) ->
         if text is not None:
             value[control.name.rsplit(".", 1)[1]] = text
     pick = _text(form, f"pick.{group.name}")
-    if group.picker and pick and pick != NEW:
+    if group.picker and pick and pick != NEW and pick != value.get("id"):
         found = known.get(group.picker, {})
         value = {**value, "id": pick, "name": found.get(pick) or value.get("name")}
+    elif pick and pick == value.get("id") and not value.get("name"):
+        value["name"] = known.get(group.picker or "", {}).get(pick)
     elif "id" not in value and value.get("name"):
         value["id"] = slug_of(value["name"])
     return value

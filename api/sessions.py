@@ -14,6 +14,7 @@ authorised by its bearer header, which a browser never sends by itself.
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import Flask, Request, Response, current_app, g, render_template, request, session
 from flask.sessions import SecureCookieSessionInterface
@@ -115,8 +116,15 @@ def register_sessions(app: Flask, services: Services) -> None:
 
 
 def is_local(target: str) -> bool:
-    """True for a path on this site (`/organisations/cicopa`), never `//elsewhere` or a URL."""
-    return target.startswith("/") and not target.startswith(("//", "/\\"))
+    """True for a path on this site (`/organisations/cicopa`), never `//elsewhere`, a URL, or
+    a path with a backslash, a space or a control character (browsers drop some of them and
+    read `/<tab>/elsewhere` as `//elsewhere`)."""
+    if not target.startswith("/") or target.startswith("//"):
+        return False
+    if "\\" in target or any(char.isspace() or not char.isprintable() for char in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
 
 
 def next_page(req: Request, default: str = "/") -> str:

@@ -10,7 +10,8 @@ from html import unescape
 import pytest
 
 from api.app import create_app
-from api.eventforms import FORM_TYPES
+from api.eventforms import FORM_TYPES, correction, values_of
+from api.sessions import is_local
 from timeline.config import Config
 from timeline.tokens import Tokens
 
@@ -579,3 +580,38 @@ def test_the_form_pages_keep_the_strict_policy_and_carry_no_inline_script(signed
                 continue
             cid = re.search(r'id="([^"]+)"', control)
             assert cid and f'for="{cid[1]}"' in reply.text, control
+
+
+@pytest.mark.parametrize(
+    ("target", "local"),
+    [
+        ("/organisations/cicopa", True),
+        ("/organisations/cicopa/events/new?type=founded", True),
+        ("//evil.example/", False),
+        ("/\\evil.example/", False),
+        ("/\t/evil.example/", False),
+        ("/ /evil.example/", False),
+        ("https://evil.example/", False),
+        ("javascript:alert(1)", False),
+        ("", False),
+    ],
+)
+def test_only_a_path_on_this_site_is_a_place_to_return_to(target, local):
+    assert is_local(target) is local
+
+
+def test_a_correction_that_changes_nothing_keeps_the_recorded_name_of_a_picked_person():
+    target = {
+        "id": "6f1c1f8e-2f57-4f3c-9d9b-1d2f3e4a5b6c",
+        "type": "office_holder_appointed",
+        "occurred_on": "1998",
+        "basis": "change",
+        "data": {"role": "President", "person": {"id": "marian-rybar", "name": "Marian Rybár"}},
+    }
+    form = {**values_of(target), "pick.data.person": "marian-rybar", "reason": "r"}
+    known = {"people": {"marian-rybar": "Marian Rybar"}}
+    event, errors = correction(target, form, known)
+    assert errors == {"correction": "change at least one of the date, the fields and the basis"}
+    assert "data" not in event["data"]
+    form["pick.data.person"] = "new"
+    assert correction(target, form, known)[1] == errors
