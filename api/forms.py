@@ -44,13 +44,14 @@ def _services() -> Services:
 
 @bp.before_request
 def guard() -> Response | None:
-    """The event forms need a session (else they lead to `/sign-in`); every POST needs a valid
-    CSRF token (else 403)."""
+    """Every POST needs a valid CSRF token, checked first (else 403: a form posted from another
+    site, which carries neither the token nor, SameSite=Lax, the cookie); the event forms need
+    a session (else they lead to `/sign-in`)."""
+    if request.method == "POST":
+        protect_forms()
     if request.endpoint not in ("forms.sign_in", "forms.sign_out") and writer() is None:
         wanted = request.full_path if request.method == "GET" else request.path
         return redirect(url_for("forms.sign_in", next=wanted.rstrip("?")), 303)
-    if request.method == "POST":
-        protect_forms()
     return None
 
 

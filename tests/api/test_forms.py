@@ -343,7 +343,7 @@ def test_more_source_and_figure_rows_can_be_added_without_javascript(signed_in):
     assert events(signed_in, "coop") == []
 
 
-def test_signed_out_the_forms_lead_to_sign_in_and_nothing_is_written(client, founded):
+def test_signed_out_the_forms_lead_to_sign_in_and_nothing_is_written(client, app, founded):
     for path in (
         "/organisations/coop/events/new",
         f"/organisations/coop/events/{founded['id']}/correct",
@@ -364,6 +364,12 @@ def test_signed_out_the_forms_lead_to_sign_in_and_nothing_is_written(client, fou
         },
     )
     assert posted.status_code == 303 and posted.headers["Location"].startswith("/sign-in")
+    from_elsewhere = app.test_client().post(
+        "/organisations/coop/events/new",
+        data={"type": "milestone", "occurred_on": "1990", "data.headline": "x"},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert from_elsewhere.status_code == 403
     assert len(events(client, "coop")) == 1
     assert "Correct" not in client.get("/organisations/coop").text
 
