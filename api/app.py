@@ -14,12 +14,13 @@ from flask import Flask, Response, send_from_directory
 from flask_smorest import Api
 from jinja2 import StrictUndefined
 
-from api import ops, pages, resources
+from api import forms, ops, pages, resources
 from api.errors import PROBLEM_JSON, register_error_handlers
 from api.observability import register_observability
 from api.resources import MAX_BODY
 from api.schemas import DATA_SCHEMAS, ProblemOut
 from api.security import register_security
+from api.sessions import register_sessions
 from api.standbys import register_standby_reads
 from timeline.bootstrap import Services
 
@@ -77,6 +78,7 @@ def create_app(services: Services) -> Flask:
     app.extensions["timeline"] = services
     register_observability(app)
     register_security(app)
+    register_sessions(app, services)
     api = TimelineApi(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})
     for schema in DATA_SCHEMAS.values():
         schema_cls = resolve_schema_cls(schema)
@@ -85,6 +87,7 @@ def create_app(services: Services) -> Flask:
     api.register_blueprint(resources.blp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(forms.bp)
     app.add_url_rule("/api/docs/assets/<path:filename>", "docs_assets", _docs_asset)
     register_error_handlers(app)  # after Api(app): replaces flask-smorest's JSON error handler
     register_standby_reads(app)

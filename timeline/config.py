@@ -79,6 +79,11 @@ class Config:
                 f"{MAX_STANDBY_CHECK_INTERVAL:g} seconds, not {self.standby_check_interval:g}"
             )
 
+    secret_key: str | None = None
+    """Signs the pages' session cookies; without it, one is generated and kept in the database."""
+    secure_cookies: bool = False
+    """Mark the session cookie Secure on every response (served only over HTTPS)."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         """Read TIMELINE_* variables; without TIMELINE_DATABASE_URL, an SQLite file here."""
@@ -109,6 +114,8 @@ class Config:
             standby_check_interval=_at_least(
                 env, "TIMELINE_STANDBY_CHECK_INTERVAL", DEFAULT_STANDBY_CHECK_INTERVAL, 0.0
             ),
+            secret_key=env.get("TIMELINE_SECRET_KEY") or None,
+            secure_cookies=env.get("TIMELINE_SECURE_COOKIES", "").lower() in ("1", "true", "yes"),
         )
 
     @property
