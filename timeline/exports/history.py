@@ -64,6 +64,8 @@ class TenureHeld(Held):
 
     role: str = ""
     person: Json = field(default_factory=dict)
+    replaces_role: str | None = None
+    """The earlier-named role whose tenure the appointment that began it ended."""
 
 
 @dataclass
@@ -87,6 +89,7 @@ def tenures(views: Sequence[EventView], today: date) -> list[TenureHeld]:
     cites the events that began, confirmed or ended it."""
     offices, found = Offices(), []
     cited: dict[int, list[Json]] = {}
+    continuing: dict[int, str] = {}
     for view in counted(views, today):
         if view.record.type not in ("office_holder_appointed", "office_holder_left"):
             continue
@@ -98,11 +101,16 @@ def tenures(views: Sequence[EventView], today: date) -> list[TenureHeld]:
         for tenure in touched:
             if id(tenure) not in cited:
                 found.append(tenure)
+                if not leaving and view.data.get("replaces_role") and tenure.role == role:
+                    continuing[id(tenure)] = view.data["replaces_role"]
             cited.setdefault(id(tenure), []).extend(view.record.sources)
-    return [_tenure(views[0].record.organisation, t, cited[id(t)]) for t in found]
+    organisation = views[0].record.organisation if views else ""
+    return [_tenure(organisation, t, cited[id(t)], continuing.get(id(t))) for t in found]
 
 
-def _tenure(organisation: str, tenure: Tenure, sources: list[Json]) -> TenureHeld:
+def _tenure(
+    organisation: str, tenure: Tenure, sources: list[Json], replaces_role: str | None
+) -> TenureHeld:
     held = tenure.held
     return TenureHeld(
         organisation,
@@ -112,6 +120,7 @@ def _tenure(organisation: str, tenure: Tenure, sources: list[Json]) -> TenureHel
         unique(sources),
         role=tenure.role,
         person=dict(tenure.person),
+        replaces_role=replaces_role,
     )
 
 

@@ -6,7 +6,8 @@ CONTRACT.md §3 says (`exports.dates`), and the EDTF string it came from is kept
 the extension fields `edtf_start_date`, `edtf_end_date`, `edtf_founding_date` and
 `edtf_dissolution_date`. A start known only from attestations is left out, and the
 attestations are given in the extension `attested` (`{"first", "last", "count"}`). Names carry
-their language in the extension `language` and the acronym their event gave in `acronym`.
+their language in the extension `language` and the acronym their event gave in `acronym`;
+a membership that continues an earlier-named post names it in `replaces_role`.
 """
 
 from __future__ import annotations
@@ -178,6 +179,7 @@ class Document:
             "role": tenure.role,
             "label": f"{tenure.role}, {names.get(org) or org}",
             **dated(tenure),
+            **({"replaces_role": tenure.replaces_role} if tenure.replaces_role else {}),
             "sources": self.sources(org, tenure.sources),
         }
         for target in (post, entry, self.organization(org, names.get(org))):

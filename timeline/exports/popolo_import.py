@@ -117,7 +117,7 @@ class Reader:
     def _membership(self, where: str, found: Json, every: list[Json]) -> None:
         org_id = found.get("organization_id")
         start, end = _date(found, "start_date"), _date(found, "end_date")
-        if not (start or end or _attested(found)):
+        if not (start or end or list(_attested(found))):
             raise PopoloRejected(where, "has no start_date, end_date or attested dates")
         member = found.get("member") if isinstance(found.get("member"), dict) else None
         if found.get("person_id") or (member and member.get("@type") == "Person"):
@@ -139,7 +139,9 @@ class Reader:
         person_id = found.get("person_id") or found["member"].get("id")
         person = self.persons.get(person_id, {})
         role = found.get("role") or self.posts.get(found.get("post_id"), {}).get("label")
-        data = {"role": role, "person": {"id": person_id, "name": person.get("name")}}
+        data: Json = {"role": role, "person": {"id": person_id, "name": person.get("name")}}
+        if found.get("replaces_role"):
+            data["replaces_role"] = found["replaces_role"]
         self._begin(where, found, org_id, "office_holder_appointed", data, start)
         if end and not _succeeded(found, end, every):
             left = {"role": role, "person_id": person_id}
@@ -190,7 +192,7 @@ def _succeeded(found: Json, end: str, every: list[Json]) -> bool:
     for other in every:
         if other is found or other.get("organization_id") != found.get("organization_id"):
             continue
-        if other.get("role") != found.get("role"):
+        if found.get("role") not in (other.get("role"), other.get("replaces_role")):
             continue
         replaced = (f"../{day.rsplit('/', 1)[-1]}" for day in _attested(other))
         starts = [_date(other, "start_date"), *replaced]

@@ -1,0 +1,152 @@
+"""Popolo out and back in: an export of the CICOPA history imported into an empty database
+gives the same states for what Popolo expresses (existence, names, office holders, members),
+and a Popolo file written by hand becomes events that cite it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from timeline.exports.popolo_import import PopoloRejected
+from timeline.exports.service import Exports
+
+YEARS = [
+    "1950",
+    "1996",
+    "1997",
+    "1998",
+    "2002",
+    "2003",
+    "2006",
+    "2011",
+    "2014",
+    "2017",
+    "2018",
+    "2019",
+    "2023",
+    "2026",
+]
+
+
+def expressed(state: dict) -> dict:
+    """The parts of a state that Popolo carries."""
+    return {
+        "exists": state["exists"],
+        "name": state["name"],
+        "names": {lang: named["name"] for lang, named in state["names"].items()},
+        "office_holders": [
+            (h["role"], h["person"]["id"], h["person"]["name"], h["since"])
+            for h in state["office_holders"]
+        ],
+        "roles_without_known_holder": [
+            (r["role"], r["since"], r["last_holder"]["id"])
+            for r in state["roles_without_known_holder"]
+        ],
+        "members": [(m["id"], m["name"], m["since"]) for m in state["members"]],
+    }
+
+
+def test_an_exported_history_imported_into_an_empty_database_gives_the_same_states(seeded, empty):
+    document = Exports(seeded.queries).popolo(None, "http://timeline.test/")
+    report = Exports(empty.queries, empty.commands).import_popolo(
+        json.dumps(document), "cicopa.popolo.json"
+    )
+    assert report.imported > 0
+    for org in ("cicopa", "cecop", "ica"):
+        for year in YEARS:
+            before = expressed(seeded.queries.state(org, year))
+            after = expressed(empty.queries.state(org, year))
+            assert after == before, (org, year)
+    again = Exports(empty.queries, empty.commands).import_popolo(
+        json.dumps(document), "cicopa.popolo.json"
+    )
+    assert again.imported == 0
+
+
+HAND_WRITTEN = {
+    "organizations": [
+        {
+            "id": "guild",
+            "name": "Weavers' Guild",
+            "founding_date": "1901",
+            "other_names": [
+                {"name": "Weavers' Society", "start_date": "1901", "end_date": "1920"},
+                {"name": "Weavers' Guild", "start_date": "1920-05"},
+                {"name": "Guilde des tisserands", "start_date": "1950", "language": "fr"},
+            ],
+            "sources": [{"url": "https://example.org/guild-history", "note": "Guild history"}],
+        },
+        {"id": "mill-coop", "name": "Mill Co-operative"},
+    ],
+    "persons": [{"id": "ada-loom", "name": "Ada Loom"}, {"id": "ben-warp", "name": "Ben Warp"}],
+    "posts": [{"id": "chair", "label": "Chair", "organization_id": "guild"}],
+    "memberships": [
+        {
+            "person_id": "ada-loom",
+            "organization_id": "guild",
+            "post_id": "chair",
+            "start_date": "1930",
+            "end_date": "1945-06-30",
+        },
+        {
+            "person_id": "ben-warp",
+            "organization_id": "guild",
+            "role": "Treasurer",
+            "start_date": "1931-02",
+        },
+        {
+            "member": {"@type": "Organization", "id": "mill-coop"},
+            "organization_id": "guild",
+            "start_date": "1935",
+            "end_date": "1960",
+        },
+    ],
+}
+
+
+def test_a_hand_written_popolo_file_becomes_events_that_cite_it(services):
+    exports = Exports(services.queries, services.commands)
+    report = exports.import_popolo(json.dumps(HAND_WRITTEN), "guild.json")
+    assert report.imported == 8  # founded, 2 renamed, 3 for the offices, joined and left
+    in_1925 = services.queries.state("guild", "1925")
+    assert (in_1925["exists"], in_1925["name"]) == (True, "Weavers' Guild")
+    assert services.queries.state("guild", "1919")["name"] == "Weavers' Society"
+    in_1940 = services.queries.state("guild", "1940")
+    assert [(h["role"], h["person"]["name"], h["since"]) for h in in_1940["office_holders"]] == [
+        ("Chair", "Ada Loom", "1930"),
+        ("Treasurer", "Ben Warp", "1931-02"),
+    ]
+    assert [(m["id"], m["name"], m["since"]) for m in in_1940["members"]] == [
+        ("mill-coop", "Mill Co-operative", "1935")
+    ]
+    in_1961 = services.queries.state("guild", "1961")
+    assert in_1961["members"] == []
+    assert in_1961["names"]["fr"]["name"] == "Guilde des tisserands"
+    assert [r["role"] for r in in_1961["roles_without_known_holder"]] == ["Chair"]
+    sources = in_1940["office_holders"][0]["sources"]
+    assert {"title": "Popolo file guild.json", "file": "guild.json"} in sources
+    founding = next(services.queries.all_events("guild", types="founded"))
+    assert {"title": "Guild history", "url": "https://example.org/guild-history"} in founding[
+        "sources"
+    ]
+    assert exports.import_popolo(json.dumps(HAND_WRITTEN), "guild.json").imported == 0
+
+
+def test_a_popolo_membership_with_no_date_is_refused_and_nothing_is_written(services):
+    undated = {
+        **HAND_WRITTEN,
+        "memberships": [
+            *HAND_WRITTEN["memberships"],
+            {"person_id": "ben-warp", "organization_id": "guild", "role": "Secretary"},
+        ],
+    }
+    with pytest.raises(PopoloRejected, match=r"memberships\[3\]"):
+        Exports(services.queries, services.commands).import_popolo(json.dumps(undated), "x.json")
+    assert services.queries.organisations() == []
+
+
+def test_a_popolo_event_the_domain_refuses_names_its_place_in_the_file(services):
+    bad = {"organizations": [{"id": "guild", "name": "G", "founding_date": "1901-02-30"}]}
+    with pytest.raises(PopoloRejected, match=r"organizations\[0\]"):
+        Exports(services.queries, services.commands).import_popolo(json.dumps(bad), "x.json")
