@@ -73,3 +73,10 @@ def csl_validator():
 
 
 assert Resource  # the registry is built of referencing's resources
+
+
+@pytest.fixture
+def client(seeded):
+    from api.app import create_app
+
+    return create_app(seeded).test_client()
