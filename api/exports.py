@@ -57,11 +57,13 @@ class YearsQuery(StateQuery):
     """The years of a CSV: both required, `YYYY`, at most 500 of them."""
 
     start = fields.String(
+        required=True,
         data_key="from",
         validate=validate.Regexp(r"^[0-9]{4}$"),
         metadata={"description": "YYYY: the first year (required)."},
     )
     end = fields.String(
+        required=True,
         data_key="to",
         validate=validate.Regexp(r"^[0-9]{4}$"),
         metadata={"description": "YYYY: the last year (required; at most 500 years)."},

@@ -77,7 +77,12 @@ HAND_WRITTEN = {
             ],
             "sources": [{"url": "https://example.org/guild-history", "note": "Guild history"}],
         },
-        {"id": "mill-coop", "name": "Mill Co-operative"},
+        {
+            "id": "mill-coop",
+            "name": "Mill Co-operative",
+            "founding_date": "1934",
+            "other_names": [{"name": "Mill Society", "end_date": "1950-04"}],
+        },
     ],
     "persons": [{"id": "ada-loom", "name": "Ada Loom"}, {"id": "ben-warp", "name": "Ben Warp"}],
     "posts": [{"id": "chair", "label": "Chair", "organization_id": "guild"}],
@@ -108,7 +113,8 @@ HAND_WRITTEN = {
 def test_a_hand_written_popolo_file_becomes_events_that_cite_it(services):
     exports = Exports(services.queries, services.commands)
     report = exports.import_popolo(json.dumps(HAND_WRITTEN), "guild.json")
-    assert report.imported == 8  # founded, 2 renamed, 3 for the offices, joined and left
+    # guild: founded, 2 renamed, 3 for the offices, joined and left; mill-coop: founded, renamed
+    assert report.imported == 10
     in_1925 = services.queries.state("guild", "1925")
     assert (in_1925["exists"], in_1925["name"]) == (True, "Weavers' Guild")
     assert services.queries.state("guild", "1919")["name"] == "Weavers' Society"
@@ -120,6 +126,8 @@ def test_a_hand_written_popolo_file_becomes_events_that_cite_it(services):
     assert [(m["id"], m["name"], m["since"]) for m in in_1940["members"]] == [
         ("mill-coop", "Mill Co-operative", "1935")
     ]
+    mill = [services.queries.state("mill-coop", year)["name"] for year in ("1940", "1950")]
+    assert mill == ["Mill Society", "Mill Co-operative"]
     in_1961 = services.queries.state("guild", "1961")
     assert in_1961["members"] == []
     assert in_1961["names"]["fr"]["name"] == "Guilde des tisserands"

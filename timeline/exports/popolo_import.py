@@ -93,18 +93,21 @@ class Reader:
 
     def _organization(self, where: str, org: Json) -> None:
         org_id, founded = org.get("id"), _date(org, "founding_date")
-        names = [n for n in org.get("other_names") or [] if isinstance(n, dict)]
-        founding_name = next(
-            (n for n in names if _date(n, "start_date") == founded and n.get("name")), None
-        )
+        given = org.get("other_names") or []
+        places = {id(n): f"{where}.other_names[{i}]" for i, n in enumerate(given)}
+        names = [n for n in given if isinstance(n, dict) and n.get("name")]
+        primary = _primary_name(org, names)
+        if primary is not None:
+            names.append(primary)
+            places[id(primary)] = where
+        founding_name = _founding_name(names, founded)
         if founded:
             name = founding_name or {"name": org.get("name")}
             self.add(where, org_id, "founded", founded, _name_data(name), org)
-        for index, name in enumerate(names):
+        for name in names:
             if name is founding_name:
                 continue
-            here = f"{where}.other_names[{index}]"
-            start = _date(name, "start_date")
+            here, start = places[id(name)], _date(name, "start_date")
             if start:
                 self.add(here, org_id, "renamed", start, _name_data(name), org)
             else:
@@ -166,6 +169,34 @@ class Reader:
             self.add(where, org_id, kind, start, data, found)
         for when in _attested(found):
             self.add(where, org_id, kind, when, data, found, "attestation")
+
+
+def _primary_name(org: Json, names: list[Json]) -> Json | None:
+    """The organization's `name` when no other name repeats it: it began when the last of its
+    language's former names ended (or at the founding, when none did)."""
+    if not org.get("name") or any(n["name"] == org["name"] for n in names):
+        return None
+    ended = [n for n in names if n.get("language", "en") == "en" and _date(n, "end_date")]
+    if not ended:
+        return {"name": org["name"]}
+    last = max(ended, key=lambda n: str(n.get("end_date") or _date(n, "end_date")))
+    return {"name": org["name"], "start_date": _date(last, "end_date")}
+
+
+def _founding_name(names: list[Json], founded: str | None) -> Json | None:
+    """The name it was founded with: the one that began then, else the earliest-ended name
+    whose start is not given."""
+    if not founded:
+        return None
+    exact = next((n for n in names if _date(n, "start_date") == founded), None)
+    if exact is not None:
+        return exact
+    undated = [
+        n
+        for n in names
+        if not _date(n, "start_date") and _date(n, "end_date") and not n.get("attested")
+    ]
+    return min(undated, key=lambda n: str(n.get("end_date") or _date(n, "end_date")), default=None)
 
 
 def _name_data(name: Json) -> Json:
