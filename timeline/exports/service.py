@@ -22,6 +22,12 @@ Json = history.Json
 OFFICE_TYPES = "office_holder_appointed,office_holder_left"
 
 
+def _names_one_of(event: Json, people: set[str]) -> bool:
+    data = event["data"]
+    person = data["person"]["id"] if "person" in data else data.get("person_id")
+    return person in people
+
+
 class Exports:
     """Popolo, JSON-LD, CSV by year and CSL-JSON of the histories; Popolo files imported."""
 
@@ -37,17 +43,27 @@ class Exports:
 
     def _history(self, organisation: str, names: dict[str, str | None]) -> History:
         views = history.views_of(self._events(organisation))
-        state = self.queries.state(organisation)
-        others = {}
         people = {t.person["id"] for t in history.tenures(views, today())}
-        elsewhere = {
-            position["organisation"]
-            for person in sorted(people)
-            for position in self.queries.person(person)["positions"]
+        others = {
+            other: history.views_of(events)
+            for other, events in self._offices_elsewhere(organisation).items()
+            if any(_names_one_of(event, people) for event in events)
         }
-        for other in sorted(elsewhere - {organisation}):
-            others[other] = history.views_of(self._events(other, OFFICE_TYPES))
-        return History(organisation, views, state, others, names)
+        return History(organisation, views, self.queries.state(organisation), others, names)
+
+    def _offices_elsewhere(self, organisation: str) -> dict[str, list[Json]]:
+        """Every other organisation's appointments and leavings, in occurrence order: one
+        pass over the events list, however many people held posts."""
+        found: dict[str, list[Json]] = {}
+        cursor = None
+        while True:
+            page = self.queries.events(None, types=OFFICE_TYPES, limit=1000, cursor=cursor)
+            for event in page.events:
+                if event["organisation"] != organisation:
+                    found.setdefault(event["organisation"], []).append(event)
+            if page.next is None:
+                return found
+            cursor = page.next
 
     def popolo(self, organisations: Iterable[str] | None, base_url: str) -> Json:
         """A Popolo document of the organisations named (None: every one)."""
