@@ -158,3 +158,18 @@ def test_a_popolo_event_the_domain_refuses_names_its_place_in_the_file(services)
     bad = {"organizations": [{"id": "guild", "name": "G", "founding_date": "1901-02-30"}]}
     with pytest.raises(PopoloRejected, match=r"organizations\[0\]"):
         Exports(services.queries, services.commands).import_popolo(json.dumps(bad), "x.json")
+
+
+def test_an_organisation_known_only_from_its_figures_still_cites_its_sources_in_popolo(services):
+    source = {"title": "Annual report", "url": "https://example.org/report"}
+    payload = {"type": "figures_reported", "occurred_on": "2001", "data": {"figures": {"jobs": 4}}}
+    services.commands.append("counted", {**payload, "sources": [source]}, recorded_by="test")
+    document = Exports(services.queries).popolo(["counted"], "http://timeline.test/")
+    assert document["organizations"] == [
+        {
+            "id": "counted",
+            "name": None,
+            "sources": [{"url": "https://example.org/report", "note": "Annual report"}],
+            "other_names": [],
+        }
+    ]

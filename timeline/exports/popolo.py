@@ -129,6 +129,8 @@ class Document:
                     self._tenure(tenure, number, found.names)
         for number, membership in enumerate(history.memberships(found.views, today), start=1):
             self._membership(membership, number)
+        if not main["sources"]:  # nothing above cites: whatever its events cite
+            self.cite(main, org, (s for view in found.views for s in view.record.sources))
 
     def _describe(self, main: Json, found: History, today: date) -> None:
         org, views = found.organisation, found.views
