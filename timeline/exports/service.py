@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from events.dates import EDTFDate
 from events.errors import OrganisationNotFound
 from events.validation import is_slug
 from timeline.commands import Commands, ImportReport
@@ -87,9 +88,26 @@ class Exports:
         return span
 
     def states_csv(self, organisation: str, start: str | None, end: str | None) -> str:
-        """The state year by year from `from` to `to`, as CSV."""
+        """The state year by year from `from` to `to`, as CSV.
+
+        Every column is a function of the events that count, and an event starts to count in
+        the year its range ends: a year in which no range ends has the state of the year
+        before, so the state is asked for only in the first year and in those years."""
         span = self.check_years(organisation, start, end)
-        return states_csv([(year, self.queries.state(organisation, str(year))) for year in span])
+        ending = set()
+        for event in self._events(organisation):
+            last = (
+                EDTFDate.parse(event["occurred_on"]).last_day if event.get("occurred_on") else None
+            )
+            if last is not None:
+                ending.add(last.year)
+        rows: list[tuple[int, Json]] = []
+        for year in span:
+            changed = not rows or year in ending
+            rows.append(
+                (year, self.queries.state(organisation, str(year)) if changed else rows[-1][1])
+            )
+        return states_csv(rows)
 
     def sources(self, organisation: str) -> list[Json]:
         """Every source the organisation's events cite, as CSL-JSON items."""
