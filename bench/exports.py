@@ -17,7 +17,9 @@ import json
 import os
 import platform
 import random
+import shlex
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -162,13 +164,16 @@ def main() -> None:
                 rows += run(database, url, args.events, args.samples)
             finally:
                 drop()
-    command = " ".join(["python", "bench/exports.py", *sys.argv[1:]])
+    command = shlex.join(["python", "bench/exports.py", *sys.argv[1:]])
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     report = "\n".join(
         [
             f"\n## Exports, cold: bench/exports.py ({when} UTC, {machine})\n",
-            f"`{command}`. {args.note}".rstrip(),
+            f"`{command}` (code at {commit or 'an unknown commit'}). {args.note}".rstrip(),
             "Each request follows an append to another organisation (no cached state, no ETag hit); "
             f"p50 and max of {args.samples} requests, through the Flask app in process.\n",
             "| database | history | export | p50 ms | max ms | bytes |",
