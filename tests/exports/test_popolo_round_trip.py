@@ -173,3 +173,20 @@ def test_an_organisation_known_only_from_its_figures_still_cites_its_sources_in_
             "other_names": [],
         }
     ]
+
+
+def test_a_dissolution_is_dated_in_popolo_unless_the_organisation_was_founded_again(services):
+    def record(kind, occurred_on, data):
+        payload = {"type": kind, "occurred_on": occurred_on, "data": data}
+        services.commands.append("phoenix", payload, recorded_by="test")
+
+    record("founded", "1901", {"name": "Phoenix"})
+    record("dissolved", "1930-21", {})
+    dissolved = Exports(services.queries).popolo(["phoenix"], "http://timeline.test/")
+    phoenix = dissolved["organizations"][0]
+    assert (phoenix["founding_date"], phoenix["dissolution_date"]) == ("1901", "1930-05")
+    assert phoenix["edtf_dissolution_date"] == "1930-21"
+    record("founded", "1950", {"name": "Phoenix"})
+    refounded = Exports(services.queries).popolo(["phoenix"], "http://timeline.test/")
+    phoenix = refounded["organizations"][0]
+    assert phoenix["founding_date"] == "1950" and "dissolution_date" not in phoenix

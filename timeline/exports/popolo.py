@@ -149,6 +149,8 @@ class Document:
             event = history.latest(views, today, kind)
             if event is None or event.occurred_on is None:
                 continue
+            if kind == "dissolved" and found.state.get("exists"):
+                continue  # founded again since: it exists
             reduced = reduce(event.occurred_on)
             if reduced:
                 main[field] = reduced
