@@ -190,3 +190,41 @@ def test_a_dissolution_is_dated_in_popolo_unless_the_organisation_was_founded_ag
     refounded = Exports(services.queries).popolo(["phoenix"], "http://timeline.test/")
     phoenix = refounded["organizations"][0]
     assert phoenix["founding_date"] == "1950" and "dissolution_date" not in phoenix
+
+
+def test_memberships_nested_in_persons_and_organizations_are_imported_too(services):
+    document = {
+        "organizations": [
+            {
+                "id": "league",
+                "name": "League",
+                "founding_date": "1990",
+                "memberships": [
+                    {
+                        "member": {"@type": "Organization", "id": "club", "name": "Club"},
+                        "start_date": "1995",
+                    }
+                ],
+            }
+        ],
+        "posts": [{"id": "p1", "label": "Captain", "organization_id": "league"}],
+        "persons": [
+            {
+                "id": "cy-kick",
+                "name": "Cy Kick",
+                "memberships": [{"post_id": "p1", "start_date": "1991", "end_date": "1999"}],
+            },
+            {
+                "id": "di-goal",
+                "name": "Di Goal",
+                "memberships": [{"post_id": "p1", "start_date": "1999"}],
+            },
+        ],
+    }
+    Exports(services.queries, services.commands).import_popolo(json.dumps(document), "l.json")
+    state = services.queries.state("league", "1999")
+    assert [(h["role"], h["person"]["name"]) for h in state["office_holders"]] == [
+        ("Captain", "Di Goal")
+    ]
+    assert state["roles_without_known_holder"] == []  # the successor ended the first tenure
+    assert [m["id"] for m in state["members"]] == ["club"]

@@ -86,10 +86,24 @@ class Reader:
         """Every event the document gives: organisations first, then memberships."""
         for index, org in enumerate(self._list("organizations")):
             self._organization(f"organizations[{index}]", org)
-        memberships = self._list("memberships")
-        for index, membership in enumerate(memberships):
-            self._membership(f"memberships[{index}]", membership, memberships)
+        memberships = [(where, self._placed(found)) for where, found in self._memberships()]
+        every = [membership for _, membership in memberships]
+        for where, membership in memberships:
+            self._membership(where, membership, every)
         return self.events
+
+    def _memberships(self) -> Iterator[tuple[str, Json]]:
+        """The document's memberships, and those nested in its persons and organizations
+        (which name their person or organization by where they stand)."""
+        for index, found in enumerate(self._list("memberships")):
+            yield f"memberships[{index}]", found
+        for plural, key in (("persons", "person_id"), ("organizations", "organization_id")):
+            for index, holder in enumerate(self._list(plural)):
+                nested = holder.get("memberships") or []
+                for number, found in enumerate(nested if isinstance(nested, list) else []):
+                    if isinstance(found, dict):
+                        placed = {key: holder.get("id"), **found}
+                        yield f"{plural}[{index}].memberships[{number}]", placed
 
     def _organization(self, where: str, org: Json) -> None:
         org_id, founded = org.get("id"), _date(org, "founding_date")
@@ -117,6 +131,15 @@ class Reader:
         if dissolved:
             self.add(where, org_id, "dissolved", dissolved, {}, org)
 
+    def _placed(self, found: Json) -> Json:
+        """A membership with the organization and role its post gives, where it gives none."""
+        post = self.posts.get(found.get("post_id"), {})
+        placed = dict(found)
+        placed.setdefault("organization_id", post.get("organization_id"))
+        if not placed.get("role"):
+            placed["role"] = post.get("label") or post.get("role")
+        return placed
+
     def _membership(self, where: str, found: Json, every: list[Json]) -> None:
         org_id = found.get("organization_id")
         start, end = _date(found, "start_date"), _date(found, "end_date")
@@ -140,8 +163,9 @@ class Reader:
         end: str | None,
     ) -> None:
         person_id = found.get("person_id") or found["member"].get("id")
-        person = self.persons.get(person_id, {})
-        role = found.get("role") or self.posts.get(found.get("post_id"), {}).get("label")
+        nested = found.get("person")
+        person: Json = self.persons.get(person_id) or (nested if isinstance(nested, dict) else {})
+        role = found.get("role")
         data: Json = {"role": role, "person": {"id": person_id, "name": person.get("name")}}
         if found.get("replaces_role"):
             data["replaces_role"] = found["replaces_role"]
