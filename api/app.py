@@ -14,7 +14,7 @@ from flask import Flask, Response, send_from_directory
 from flask_smorest import Api
 from jinja2 import StrictUndefined
 
-from api import forms, ops, pages, resources
+from api import exports, forms, ops, pages, resources
 from api.errors import PROBLEM_JSON, register_error_handlers
 from api.observability import register_observability
 from api.resources import MAX_BODY
@@ -85,6 +85,7 @@ def create_app(services: Services) -> Flask:
         assert isinstance(schema_cls, type)  # one schema each, never a list
         api.spec.components.schema(schema_cls.__name__, schema=schema)
     api.register_blueprint(resources.blp)
+    api.register_blueprint(exports.blp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(forms.bp)
