@@ -14,7 +14,7 @@ from flask import Flask, Response, send_from_directory
 from flask_smorest import Api
 from jinja2 import StrictUndefined
 
-from api import ops, pages, resources
+from api import following, ops, pages, resources, search_page
 from api.errors import PROBLEM_JSON, register_error_handlers
 from api.observability import register_observability
 from api.resources import MAX_BODY
@@ -82,8 +82,10 @@ def create_app(services: Services) -> Flask:
         assert isinstance(schema_cls, type)  # one schema each, never a list
         api.spec.components.schema(schema_cls.__name__, schema=schema)
     api.register_blueprint(resources.blp)
+    api.register_blueprint(following.blp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(search_page.bp)
     app.add_url_rule("/api/docs/assets/<path:filename>", "docs_assets", _docs_asset)
     register_error_handlers(app)  # after Api(app): replaces flask-smorest's JSON error handler
     return app
