@@ -22,6 +22,7 @@ from api.schemas import PERIOD_PATTERN, StoredEventOut, _Documented
 from events.errors import OrganisationNotFound
 from timeline.bootstrap import Services
 from timeline.presentation import readable_date, sentence
+from timeline.stream import LogReader, parse_request, stream_lines
 from timeline.timelinejs import known_names
 
 blp = Blueprint(
@@ -214,3 +215,43 @@ class OrganisationFeed(MethodView):
     def get(self, org: str) -> WerkzeugResponse:
         """The organisation's latest 50 events recorded, newest first, as Atom 1.0."""
         return _feed(org)
+
+
+BACKLOG = 1000
+"""The most events the app's own answer to `/api/stream` sends (the front sends them all)."""
+
+
+@blp.route("/stream")
+class Stream(MethodView):
+    """The live stream of recorded events."""
+
+    @blp.arguments(StreamQuery(), location="query", as_kwargs=True)
+    @blp.response(200, content_type="text/event-stream")
+    @blp.doc(
+        parameters=[
+            {
+                "in": "header",
+                "name": "Last-Event-ID",
+                "schema": {"type": "string"},
+                "description": "The `id` of the last message received: resume after it.",
+            }
+        ]
+    )
+    def get(self, **_: Any) -> Response:
+        """Server-Sent Events: one message per event recorded (by any process on the
+        database) from now on, or after the position in `Last-Event-ID` or `since`, in
+        recording order: `id:` its recording position, `event: recorded`, `data:` the
+        stored event. A comment line comes at least every 15 s. A client that reads too
+        slowly is disconnected: reconnect with the last `id` received to catch up.
+
+        `timeline serve` keeps the stream open; a server without its front (Flask's own)
+        answers with the events after `since` (up to 1000), then ends the stream."""
+        query = request.query_string.decode("latin-1")
+        asked = parse_request(query, request.headers.get("Last-Event-ID"))
+        messages = []
+        if asked.since is not None:
+            messages = LogReader(_services().app).read(asked.since + 1, BACKLOG)
+        body = stream_lines(messages, asked.organisation)
+        response = Response(body, mimetype="text/event-stream")
+        response.cache_control.no_cache = True
+        return response

@@ -59,6 +59,11 @@ class Config:
     sqlite_mmap_size: int = DEFAULT_SQLITE_MMAP_SIZE
     aggregate_cache_size: int = 500
     idempotency_retention_hours: float = DEFAULT_IDEMPOTENCY_RETENTION_HOURS
+    stream_buffer: int = 10_000
+    """Events each server process keeps for its live streams: a stream that falls further
+    behind than this is disconnected (see `timeline.stream`)."""
+    stream_heartbeat: float = 10.0
+    """Seconds of silence after which a stream sends a comment line (at most 15)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -79,6 +84,8 @@ class Config:
                 DEFAULT_IDEMPOTENCY_RETENTION_HOURS,
                 MIN_IDEMPOTENCY_RETENTION_HOURS,
             ),
+            stream_buffer=max(20, _int(env, "TIMELINE_STREAM_BUFFER", 10_000)),
+            stream_heartbeat=min(15.0, _at_least(env, "TIMELINE_STREAM_HEARTBEAT", 10.0, 0.1)),
         )
 
     @property

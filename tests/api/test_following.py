@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -207,3 +208,17 @@ def test_the_timeline_page_links_its_feed(client, history):
     text = client.get("/organisations/cicopa").get_data(as_text=True)
     assert '<link rel="alternate" type="application/atom+xml"' in text
     assert 'href="/api/organisations/cicopa/feed.atom"' in text
+
+
+def test_without_the_servers_front_the_stream_answers_the_events_after_since_then_ends(
+    client, history
+):
+    response = client.get("/api/stream", query_string={"since": 0, "org": "cicopa"})
+    assert response.mimetype == "text/event-stream"
+    blocks = [b for b in response.get_data(as_text=True).split("\n\n") if b.startswith("id:")]
+    events = [json.loads(block.split("data: ", 1)[1]) for block in blocks]
+    assert [e["id"] for e in events] == [history["declaration"]["id"], history["adopt"]["id"]]
+    assert all("\nevent: recorded\n" in block for block in blocks)
+    resumed = client.get("/api/stream", headers={"Last-Event-ID": blocks[0].split("\n")[0][4:]})
+    assert resumed.get_data(as_text=True).count("event: recorded") == 2
+    assert client.get("/api/stream", query_string={"since": "x"}).status_code == 422
