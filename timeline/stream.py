@@ -6,10 +6,11 @@ by polling `select_notifications` from the last position it read, a few times a 
 keeps the latest `Config.stream_buffer` messages in memory, shared by every stream of the
 process. Each stream (`Stream`) holds only its position in the log: it sends what the buffer
 holds after it, then waits for news, with a comment line after `Config.stream_heartbeat`
-seconds of silence. A stream that starts behind the buffer (`Last-Event-ID` or `?since=` far back) first reads the log
-itself, in batches, until the buffer covers it. A stream whose client reads so slowly that the
-buffer no longer holds its next message is disconnected: its memory is its socket's buffers
-and its place, nothing more. The documented way back is to reconnect with its last `id`.
+seconds of silence. A stream that starts behind the buffer (`Last-Event-ID` or `?since=` far
+back) first reads the log itself, in batches, until the buffer covers it. A stream whose
+client reads so slowly that the buffer no longer holds its next message is disconnected: its
+memory is its socket's buffers and its place, nothing more. The documented way back is to
+reconnect with its last `id`.
 
 Every process reads the whole log, so an event recorded by any process on the database
 reaches every stream; positions are the log's notification ids, which the writers' turn
