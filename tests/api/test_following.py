@@ -222,3 +222,15 @@ def test_without_the_servers_front_the_stream_answers_the_events_after_since_the
     resumed = client.get("/api/stream", headers={"Last-Event-ID": blocks[0].split("\n")[0][4:]})
     assert resumed.get_data(as_text=True).count("event: recorded") == 2
     assert client.get("/api/stream", query_string={"since": "x"}).status_code == 422
+
+
+def test_a_rebuild_of_the_read_model_rebuilds_the_search_index(client, auth, services, history):
+    post(
+        client,
+        auth,
+        {"type": "retracted", "data": {"event_id": history["adopt"]["id"], "reason": "no"}},
+    )
+    before = {q: ids(search(client, q=q)) for q in ("adopted", "cartagena", "statutes")}
+    services.rebuild_projections()
+    assert {q: ids(search(client, q=q)) for q in before} == before
+    assert before["adopted"] == [history["adoption"]["id"]]
