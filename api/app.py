@@ -14,7 +14,7 @@ from flask import Flask, Response, send_from_directory
 from flask_smorest import Api
 from jinja2 import StrictUndefined
 
-from api import exports, forms, ops, pages, resources
+from api import exports, following, forms, ops, pages, resources, search_page
 from api.errors import PROBLEM_JSON, register_error_handlers
 from api.observability import register_observability
 from api.resources import MAX_BODY
@@ -86,9 +86,11 @@ def create_app(services: Services) -> Flask:
         api.spec.components.schema(schema_cls.__name__, schema=schema)
     api.register_blueprint(resources.blp)
     api.register_blueprint(exports.blp)
+    api.register_blueprint(following.blp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(forms.bp)
+    app.register_blueprint(search_page.bp)
     app.add_url_rule("/api/docs/assets/<path:filename>", "docs_assets", _docs_asset)
     register_error_handlers(app)  # after Api(app): replaces flask-smorest's JSON error handler
     register_standby_reads(app)

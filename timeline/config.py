@@ -70,6 +70,16 @@ class Config:
     standby_max_lag: float = DEFAULT_STANDBY_MAX_LAG
     standby_check_interval: float = DEFAULT_STANDBY_CHECK_INTERVAL
 
+    secret_key: str | None = None
+    """Signs the pages' session cookies; without it, one is generated and kept in the database."""
+    secure_cookies: bool = False
+    """Mark the session cookie Secure on every response (served only over HTTPS)."""
+    stream_buffer: int = 10_000
+    """Events each server process keeps for its live streams: a stream that falls further
+    behind than this is disconnected (see `timeline.stream`)."""
+    stream_heartbeat: float = 10.0
+    """Seconds of silence after which a stream sends a comment line (at most 15)."""
+
     def __post_init__(self) -> None:
         if self.read_database_urls:
             _check_standbys(self.database_url, self.read_database_urls)
@@ -78,11 +88,6 @@ class Config:
                 "TIMELINE_STANDBY_CHECK_INTERVAL must be more than 0 and at most "
                 f"{MAX_STANDBY_CHECK_INTERVAL:g} seconds, not {self.standby_check_interval:g}"
             )
-
-    secret_key: str | None = None
-    """Signs the pages' session cookies; without it, one is generated and kept in the database."""
-    secure_cookies: bool = False
-    """Mark the session cookie Secure on every response (served only over HTTPS)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -116,6 +121,8 @@ class Config:
             ),
             secret_key=env.get("TIMELINE_SECRET_KEY") or None,
             secure_cookies=env.get("TIMELINE_SECURE_COOKIES", "").lower() in ("1", "true", "yes"),
+            stream_buffer=max(20, _int(env, "TIMELINE_STREAM_BUFFER", 10_000)),
+            stream_heartbeat=min(15.0, _at_least(env, "TIMELINE_STREAM_HEARTBEAT", 10.0, 0.1)),
         )
 
     @property

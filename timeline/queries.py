@@ -26,6 +26,7 @@ from projections.listing import EventFilter, SortKey, current_bodies, get_event,
 from projections.queries import Asked, StateQueries
 from projections.readmodel import record_of
 from projections.records import EventRecord, Json, resolve
+from projections.search import SearchFilter, query_words, recent_ids, search
 from projections.state import diff_states, state_at
 from timeline.application import Timeline
 from timeline.errors import InvalidArguments, InvalidCursor
@@ -34,6 +35,7 @@ from timeline.timelinejs import timelinejs
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 100
+FEED_SIZE = 50
 MAX_LIMIT = 1000
 
 
@@ -186,6 +188,14 @@ class Page:
     next: str | None
 
 
+@dataclass(frozen=True)
+class SearchPage:
+    """A page of search results (`{"event", "snippet"}`) and the next page's cursor."""
+
+    results: list[Json]
+    next: str | None
+
+
 class Queries:
     """Every read the service offers, over the read model."""
 
@@ -304,6 +314,79 @@ class Queries:
                 raise OrganisationNotFound(organisation)
             events, next_after = list_events(conn, flt, after, page_size)
         return Page(events, self.cursors.encode(next_after, query) if next_after else None)
+
+    def search(
+        self,
+        q: str | None,
+        *,
+        organisations: str | None = None,
+        types: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        limit: str | int | None = None,
+        cursor: str | None = None,
+    ) -> SearchPage:
+        """A page of events whose text matches every word of `q`, ranked best first."""
+        errors: dict[str, str] = {}
+        words = query_words(q or "")
+        if not words:
+            errors["q"] = "must hold at least one word (a letter or a digit)"
+        for check in (
+            lambda: parse_organisations(organisations),
+            lambda: parse_types(types),
+            lambda: parse_period(start, end),
+            lambda: parse_limit(limit),
+        ):
+            try:
+                check()
+            except InvalidArguments as error:
+                errors.update(error.errors)
+        if errors:
+            raise InvalidArguments(errors)
+        first, last = parse_period(start, end)
+        flt = SearchFilter(
+            words, parse_organisations(organisations), parse_types(types), first, last
+        )
+        # A search's cursor holds how many results came before (a rank is no stable key),
+        # and names its query, as the lists' cursors do.
+        query = repr(("search", flt))
+        after = self.cursors.decode(cursor, query)
+        offset = after[2] if after else 0
+        page_size = parse_limit(limit)
+        with self.reads.snapshot() as conn:
+            hits, more = search(conn, flt, offset, page_size)
+        results = [{"event": hit.event, "snippet": hit.snippet} for hit in hits]
+        next_cursor = self.cursors.encode((0, 0, offset + len(hits)), query) if more else None
+        return SearchPage(results, next_cursor)
+
+    def recent(self, organisation: str | None, count: int = FEED_SIZE) -> list[Json]:
+        """The latest `count` events recorded (of one organisation, or of all), newest first,
+        as they stand now: retracted ones, retractions and corrections included."""
+        if organisation is None:
+            ids = self._recent_in_log(count)
+        else:
+            with self.reads.connect() as conn:
+                ids = recent_ids(conn, organisation, count)
+        with self.reads.connect() as conn:
+            bodies = current_bodies(conn, ids)
+        return [bodies[event_id] for event_id in ids if event_id in bodies]
+
+    def _recent_in_log(self, count: int) -> list[str]:
+        """The ids of the log's latest `count` events, newest first, read back from its end."""
+        recorder = self.app.recorder
+        ids: list[str] = []
+        stop = recorder.max_notification_id() or 0
+        while stop >= 1 and len(ids) < count:
+            start = max(1, stop - count + 1)
+            batch = recorder.select_notifications(start, count, stop=stop)
+            events = [self.app.mapper.to_domain_event(n) for n in batch]
+            ids = [str(e.event_id) for e in events if isinstance(e, OrganisationEvent)] + ids
+            stop = start - 1
+        return ids[::-1][:count]
+
+    def log_position(self) -> int:
+        """The position of the latest event recorded (0 before the first)."""
+        return self.app.recorder.max_notification_id() or 0
 
     def all_events(self, organisation: str, **filters: Any) -> Iterator[Json]:
         """Every event a filtered list holds, page after page."""
