@@ -14,7 +14,7 @@ property tests hold the two together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -24,7 +24,14 @@ import orjson
 from sqlalchemy import Connection, bindparam, text
 
 from events.dates import EDTFDate
-from projections.facts import ANYONE, ATTESTATION, CHANGE, RUN_FACETS
+from projections.facts import (
+    ANYONE,
+    ATTESTATION,
+    ENDED_BY_NAME,
+    ENDED_FOR_ANYONE,
+    ONE_VALUE_PER_KEY,
+    RUN_FACETS,
+)
 from projections.people import OfficeStep, positions_from_steps
 from projections.records import Json, format_timestamp
 from projections.tables import (
@@ -95,7 +102,29 @@ def _after(row: str, day: str, position: str) -> str:
     return f"({row}.first_day > {day} OR ({row}.first_day = {day} AND {row}.position > {position}))"
 
 
+def _listed(names: Sequence[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
+
+
+def _before(a: str, b: str, later: bool = False) -> str:
+    """SQL for "fact `a` is found and comes before fact `b` (or `b` is not found)" in
+    occurrence order (after it, if `later`)."""
+    way = ">" if later else "<"
+    return (
+        f"({a}.fact_id IS NOT NULL AND ({b}.fact_id IS NULL OR "
+        f"({a}.first_day, {a}.position) {way} ({b}.first_day, {b}.position)))"
+    )
+
+
 def _runs_sql(known: int | None) -> str:
+    """Per (facet, key) of a value that says how it is known: the latest counted fact, what
+    ended it (if anything did), and, if it is held, the facts of its run in order.
+
+    Each step is a CTE kept as its own small table (one row per key), so each probe runs
+    once per key; the probes a facet cannot need (the endings its facts never have, the
+    ends of a value that ended) are skipped by CASE. Every probe is a seek that stops at
+    its first row, but for the run's facts, which are part of the answer."""
+
     def counted(alias: str) -> str:
         return f"{alias}.last_day <= :at_end AND {_active(alias, known)}"
 
@@ -103,17 +132,6 @@ def _runs_sql(known: int | None) -> str:
         return (
             f"{alias}.organisation = :org AND {alias}.facet = {facet} AND {alias}.key = l.key "
             f"AND {alias}.subkey {subkey}"
-        )
-
-    ends = "l.facet || '_end'"
-    not_after_latest = "(x.first_day < l.first_day OR x.position <= l.position)"
-
-    def in_run(basis: int | None = None) -> str:
-        chosen = "" if basis is None else f" AND x.basis = {basis}"
-        return (
-            f"{same('x')}{chosen} AND x.first_day >= l.start_day AND x.first_day <= l.first_day "
-            f"AND {_after('x', 'l.start_day', 'l.start_position')} AND {not_after_latest} "
-            f"AND {counted('x')}"
         )
 
     def ending(alias: str, subkey: str, after_latest: bool) -> str:
@@ -133,73 +151,84 @@ def _runs_sql(known: int | None) -> str:
             order = f"{alias}.first_day DESC, {alias}.position DESC"
         return (
             f"(SELECT {alias}.fact_id FROM tl_facts {alias} "
-            f"WHERE {same(alias, ends, '= ' + subkey)} AND {where} AND {counted(alias)} "
-            f"ORDER BY {order} LIMIT 1)"
+            f"WHERE {same(alias, ends, '= ' + subkey)} AND {where} "
+            f"AND {counted(alias)} ORDER BY {order} LIMIT 1)"
         )
 
-    def earliest(ids: str, descending: bool = False) -> str:
-        """Of these facts, the first in occurrence order (the last if `descending`)."""
-        way = " DESC" if descending else ""
-        return (
-            f"(SELECT t.fact_id FROM tl_facts t WHERE t.fact_id IN ({ids}) "
-            f"ORDER BY t.first_day{way}, t.position{way} LIMIT 1)"
-        )
-
+    ends = "l.facet || '_end'"
+    named, anyone = _listed(ENDED_BY_NAME), _listed(ENDED_FOR_ANYONE)
+    stop_first = _before("sn", "sa", later=True)
+    held = "l.end_id IS NULL"
+    # a value held that is not null (a founding without an acronym holds none) has a run
+    told = f"{held} AND l.value <> 'null'"
     return f"""
-WITH latest AS (
-  SELECT fc.facet, fc.key, f.fact_id, f.ident, f.value, f.first_day, f.position,
-    f.event_id, f.sources
+WITH keyed AS MATERIALIZED (
+  SELECT fc.facet, fc.key, (
+    SELECT f.fact_id FROM tl_facts f
+    WHERE f.organisation = fc.organisation AND f.facet = fc.facet AND f.key = fc.key
+      AND f.subkey = '' AND f.first_day <= :at_end AND {counted("f")}
+    ORDER BY f.first_day DESC, f.position DESC LIMIT 1) AS latest_id
   FROM tl_facets fc
-  JOIN tl_facts f ON f.fact_id = (
-    SELECT f2.fact_id FROM tl_facts f2
-    WHERE f2.organisation = fc.organisation AND f2.facet = fc.facet AND f2.key = fc.key
-      AND f2.subkey = '' AND f2.first_day <= :at_end AND {counted("f2")}
-    ORDER BY f2.first_day DESC, f2.position DESC LIMIT 1)
-  WHERE fc.organisation = :org AND fc.facet IN ({", ".join(f"'{f}'" for f in RUN_FACETS)})
-), bounds AS (
-  SELECT l.*,
-    {ending("e", "l.ident", True)} AS end_named,
-    {ending("a", f"'{ANYONE}'", True)} AS end_any,
-    (SELECT o.fact_id FROM tl_facts o
-     WHERE {same("o")} AND o.first_day <= l.first_day AND o.ident <> l.ident
-       AND (o.first_day < l.first_day OR o.position < l.position) AND {counted("o")}
-     ORDER BY o.first_day DESC, o.position DESC LIMIT 1) AS other_id,
-    {ending("s", "l.ident", False)} AS stop_named,
-    {ending("n", f"'{ANYONE}'", False)} AS stop_any
+  WHERE fc.organisation = :org AND fc.facet IN ({_listed(RUN_FACETS)})
+), latest AS MATERIALIZED (
+  SELECT l.fact_id, l.facet, l.key, l.ident, l.value, l.first_day, l.position, l.event_id,
+    l.sources,
+    CASE WHEN l.facet IN ({named}) THEN {ending("e", "l.ident", True)} END AS end_named,
+    CASE WHEN l.facet IN ({anyone}) THEN {ending("a", f"'{ANYONE}'", True)} END AS end_any
+  FROM keyed k JOIN tl_facts l ON l.fact_id = k.latest_id
+), ended AS MATERIALIZED (
+  SELECT l.*, CASE WHEN {_before("en", "ea")} THEN en.fact_id ELSE ea.fact_id END AS end_id
   FROM latest l
-), starts AS (
-  SELECT b.*, {earliest("b.end_named, b.end_any")} AS end_id,
-    COALESCE(st.first_day, {NO_BOUND}) AS start_day,
-    COALESCE(st.position, {NO_BOUND}) AS start_position
-  FROM bounds b
-  LEFT JOIN tl_facts st
-    ON st.fact_id = {earliest("b.other_id, b.stop_named, b.stop_any", descending=True)}
-), runs AS (
+  LEFT JOIN tl_facts en ON en.fact_id = l.end_named
+  LEFT JOIN tl_facts ea ON ea.fact_id = l.end_any
+), stops AS MATERIALIZED (
   SELECT l.*,
-    (SELECT x.fact_id FROM tl_facts x WHERE {in_run()}
-     ORDER BY x.first_day, x.position LIMIT 1) AS first_id,
-    (SELECT x.occurred_on FROM tl_facts x WHERE {in_run(CHANGE)}
-     ORDER BY x.first_day, x.position LIMIT 1) AS since,
-    (SELECT count(*) FROM tl_facts x WHERE {in_run(ATTESTATION)}) AS attested_count,
-    (SELECT x.occurred_on FROM tl_facts x WHERE {in_run(ATTESTATION)}
-     ORDER BY x.first_day, x.position LIMIT 1) AS attested_first,
-    (SELECT x.occurred_on FROM tl_facts x WHERE {in_run(ATTESTATION)}
-     ORDER BY x.first_day DESC, x.position DESC LIMIT 1) AS attested_last
-  FROM starts l
+    CASE WHEN {held} AND l.facet IN ({named}) THEN {ending("s", "l.ident", False)}
+    END AS stop_named,
+    CASE WHEN {held} AND l.facet IN ({anyone}) THEN {ending("n", f"'{ANYONE}'", False)}
+    END AS stop_any
+  FROM ended l
+), stopped AS MATERIALIZED (
+  SELECT l.*,
+    COALESCE(CASE WHEN {stop_first} THEN sn.first_day ELSE sa.first_day END, {NO_BOUND})
+      AS stop_day,
+    COALESCE(CASE WHEN {stop_first} THEN sn.position ELSE sa.position END, {NO_BOUND})
+      AS stop_position
+  FROM stops l
+  LEFT JOIN tl_facts sn ON sn.fact_id = l.stop_named
+  LEFT JOIN tl_facts sa ON sa.fact_id = l.stop_any
+), started AS MATERIALIZED (
+  -- the latest earlier fact about another value, sought back from the latest fact only as
+  -- far as the latest ending before it: the walk covers the run, not the history before it
+  SELECT l.*, CASE WHEN {told} AND l.facet NOT IN ({_listed(ONE_VALUE_PER_KEY)}) THEN (
+    SELECT o.fact_id FROM tl_facts o
+    WHERE {same("o")} AND o.first_day <= l.first_day AND o.first_day >= l.stop_day
+      AND o.ident <> l.ident AND (o.first_day < l.first_day OR o.position < l.position)
+      AND {_after("o", "l.stop_day", "l.stop_position")} AND {counted("o")}
+    ORDER BY o.first_day DESC, o.position DESC LIMIT 1) END AS other_id
+  FROM stopped l
+), runs AS (
+  SELECT l.*, COALESCE(o.first_day, l.stop_day) AS start_day,
+    COALESCE(o.position, l.stop_position) AS start_position,
+    CASE WHEN {told} THEN l.first_day END AS run_last_day
+  FROM started l LEFT JOIN tl_facts o ON o.fact_id = l.other_id
 )
-SELECT r.facet, r.key, r.value, r.first_day, r.position, r.event_id, r.sources, r.since,
-  r.attested_count, r.attested_first, r.attested_last,
-  fr.value AS first_value, fr.first_day AS first_first_day, fr.position AS first_position,
+SELECT l.facet, l.key, l.value, l.first_day, l.position, l.event_id, l.sources,
+  x.value AS run_value, x.basis AS run_basis, x.occurred_on AS run_on,
+  x.first_day AS run_day, x.position AS run_position,
   e.subkey AS end_subkey, e.occurred_on AS end_on, e.first_day AS end_day,
   e.position AS end_position,
-  (e.fact_id IS NOT NULL AND EXISTS (
+  CASE WHEN e.fact_id IS NOT NULL AND l.facet = 'office' THEN EXISTS (
      SELECT 1 FROM tl_facts z
-     WHERE z.organisation = :org AND z.facet = 'office_end' AND z.key = r.key
-       AND z.subkey = '{ANYONE}' AND z.first_day >= e.first_day
-       AND {_after("z", "e.first_day", "e.position")} AND {counted("z")})) AS continued
-FROM runs r
-JOIN tl_facts fr ON fr.fact_id = r.first_id
-LEFT JOIN tl_facts e ON e.fact_id = r.end_id
+     WHERE z.organisation = :org AND z.facet = 'office_end' AND z.key = l.key
+       AND z.subkey = '{ANYONE}' AND z.first_day >= e.first_day AND z.first_day <= :at_end
+       AND {_after("z", "e.first_day", "e.position")} AND {counted("z")}) END AS continued
+FROM runs l
+LEFT JOIN tl_facts x ON {same("x")} AND x.first_day >= l.start_day
+  AND x.first_day <= l.run_last_day AND {_after("x", "l.start_day", "l.start_position")}
+  AND (x.first_day < l.first_day OR x.position <= l.position) AND {counted("x")}
+LEFT JOIN tl_facts e ON e.fact_id = l.end_id
+ORDER BY l.facet, l.key, x.first_day, x.position
 """
 
 
@@ -344,7 +373,7 @@ class StateQueries:
         own = latest.pop(organisation, {})
         existence = own.get(("existence", ""))
         figures = [row for (facet, _), row in own.items() if facet == "figure"]
-        runs = self.conn.execute(statement(_runs_sql(asked.known)), params).all()
+        runs = _runs(self.conn.execute(statement(_runs_sql(asked.known)), params))
         return {
             "organisation": organisation,
             "at": at_label,
@@ -500,6 +529,71 @@ def _language(facts: dict[tuple[str, str], Any]) -> str:
     if not named or any(row.key == "en" for row in named):
         return "en"
     return str(max(named, key=lambda row: (row.first_day, row.position)).key)
+
+
+@dataclass
+class Run:
+    """A value that says how it is known (see `_runs_sql`): its latest fact, what ended it,
+    and, while it is held, what its run of facts says about how it is known."""
+
+    facet: str
+    key: str
+    value: str
+    first_day: int
+    position: int
+    event_id: str
+    sources: str
+    end_subkey: str | None
+    end_on: str | None
+    end_day: int | None
+    end_position: int | None
+    continued: bool
+    first_value: str | None = None
+    first_first_day: int | None = None
+    first_position: int | None = None
+    since: str | None = None
+    attested_count: int = 0
+    attested_first: str | None = None
+    attested_last: str | None = None
+
+    def add(self, row: Any) -> None:
+        """The next fact of the run, in occurrence order."""
+        if self.first_value is None:
+            self.first_value, self.first_first_day = row.run_value, row.run_day
+            self.first_position = row.run_position
+        if row.run_basis == ATTESTATION:
+            self.attested_count += 1
+            self.attested_first = self.attested_first or row.run_on
+            self.attested_last = row.run_on
+        elif self.since is None:
+            self.since = row.run_on
+
+
+def _runs(rows: Iterable[Any]) -> list[Run]:
+    """The rows of `_runs_sql` (one per fact of a held value's run, one per ended value),
+    gathered per value."""
+    runs: list[Run] = []
+    for row in rows:
+        if not runs or (runs[-1].facet, runs[-1].key) != (row.facet, row.key):
+            runs.append(
+                Run(
+                    row.facet,
+                    row.key,
+                    row.value,
+                    row.first_day,
+                    row.position,
+                    row.event_id,
+                    row.sources,
+                    row.end_subkey,
+                    row.end_on,
+                    row.end_day,
+                    row.end_position,
+                    bool(row.continued),
+                )
+            )
+        if row.run_day is not None:
+            runs[-1].add(row)
+    return runs
 
 
 def _known_values(rows: Sequence[Any]) -> Json:
