@@ -14,7 +14,7 @@ property tests hold the two together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -23,7 +23,6 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, bindparam, text
 
-from events.dates import EDTFDate
 from projections.facts import (
     ANYONE,
     ATTESTATION,
@@ -73,9 +72,10 @@ that was ever affiliated to it (its possible sub-organisations), in one statemen
 that carry how they are known are read by `_runs_sql`."""
 
 
+@lru_cache(maxsize=16)
 def _latest_sql(known: int | None, facets_of: str = _LISTED_FACETS) -> str:
     return f"""
-SELECT fc.organisation, fc.facet, fc.key, f.value, f.first_day, f.position, f.fact_id,
+SELECT fc.organisation, fc.facet, fc.key, f.value, f.first_day, f.position, f.fact_id, f.event_id,
   (fc.facet IN ('office', 'parent', 'member') AND EXISTS (
      SELECT 1 FROM tl_facts c
      WHERE c.organisation = fc.organisation AND c.facet = fc.facet || '_end'
@@ -116,6 +116,7 @@ def _before(a: str, b: str, later: bool = False) -> str:
     )
 
 
+@lru_cache(maxsize=16)
 def _runs_sql(known: int | None) -> str:
     """Per (facet, key) of a value that says how it is known: the latest counted fact, what
     ended it (if anything did), and, if it is held, the facts of its run in order.
@@ -214,15 +215,15 @@ WITH keyed AS MATERIALIZED (
   FROM started l LEFT JOIN tl_facts o ON o.fact_id = l.other_id
 )
 SELECT l.facet, l.key, l.value, l.first_day, l.position, l.event_id, l.sources,
-  x.value AS run_value, x.basis AS run_basis, x.occurred_on AS run_on,
-  x.first_day AS run_day, x.position AS run_position,
   e.subkey AS end_subkey, e.occurred_on AS end_on, e.first_day AS end_day,
   e.position AS end_position,
   CASE WHEN e.fact_id IS NOT NULL AND l.facet = 'office' THEN EXISTS (
      SELECT 1 FROM tl_facts z
      WHERE z.organisation = :org AND z.facet = 'office_end' AND z.key = l.key
        AND z.subkey = '{ANYONE}' AND z.first_day >= e.first_day AND z.first_day <= :at_end
-       AND {_after("z", "e.first_day", "e.position")} AND {counted("z")}) END AS continued
+       AND {_after("z", "e.first_day", "e.position")} AND {counted("z")}) END AS continued,
+  x.value AS run_value, x.basis AS run_basis, x.occurred_on AS run_on,
+  x.first_day AS run_day, x.position AS run_position
 FROM runs l
 LEFT JOIN tl_facts x ON {same("x")} AND x.first_day >= l.start_day
   AND x.first_day <= l.run_last_day AND {_after("x", "l.start_day", "l.start_position")}
@@ -232,18 +233,24 @@ ORDER BY l.facet, l.key, x.first_day, x.position
 """
 
 
+@lru_cache(maxsize=16)
 def _reports_sql(known: int | None, figures: int) -> str:
     # A counted report overlaps the latest exactly when it ends on or after the latest's
     # first day (it sorts no later than the latest, so it starts by the latest's last day):
-    # one range seek on last_day per figure, touching only the answer.
+    # one range seek on last_day per figure, touching only the answer. The latest's first
+    # day is its event's sort day, unless its range has no first day (then every report).
     seek = f"""
 SELECT f.key, f.value, f.first_day, f.position FROM tl_facts f
 WHERE f.organisation = :org AND f.facet = 'figure' AND f.key = :key_{{n}} AND f.subkey = ''
-  AND f.last_day >= :from_{{n}} AND f.last_day <= :at_end AND {_active("f", known)}"""
+  AND f.last_day >= (
+    SELECT CASE WHEN ev.precision = {OPEN_START} THEN 0 ELSE ev.sort_day END
+    FROM tl_events ev WHERE ev.event_id = :event_{{n}} AND {_active("ev", known)})
+  AND f.last_day <= :at_end AND {_active("f", known)}"""
     union = " UNION ALL ".join(seek.format(n=n) for n in range(figures))
     return f"SELECT key, value FROM ({union}) r ORDER BY r.key, r.first_day, r.position"
 
 
+@lru_cache(maxsize=16)
 def _documents_sql(known: int | None) -> str:
     return f"""
 SELECT value FROM tl_facts d
@@ -253,6 +260,7 @@ ORDER BY d.first_day, d.position
 """
 
 
+@lru_cache(maxsize=16)
 def _uncertain_sql(known: int | None) -> str:
     # An event straddles the end of `at` (its range starts by then and ends after it) in one
     # of a few shapes (see `projections.tables.date_shape`), each found by an index seek
@@ -284,6 +292,7 @@ WHERE e.organisation = :org AND e.precision = {{shape}} AND {{where}} AND {_acti
     return f"SELECT body FROM ({' UNION ALL '.join(seeks)}) u ORDER BY u.sort_day, u.position"
 
 
+@lru_cache(maxsize=16)
 def _header_sql(known: int | None) -> str:
     return f"""
 SELECT o.first_recorded, EXISTS (
@@ -305,6 +314,12 @@ class Asked:
     def known(self) -> int | None:
         """Recording time as the read model stores it, or None for "now"."""
         return micros(self.known_at) if self.known_at else None
+
+    @property
+    def versioned(self) -> int | None:
+        """`known` as the statements' SQL sees it: a recording time is a parameter, so their
+        text depends only on whether one is asked (and is built once for each case)."""
+        return None if self.known_at is None else 0
 
     def params(self, **more: Any) -> dict[str, Any]:
         """Bind parameters for the queries."""
@@ -350,7 +365,7 @@ class StateQueries:
     ) -> dict[str, dict[tuple[str, str], Any]]:
         """Per organisation, per (facet, key): the latest counted fact, unless it was ended."""
         rows = self.conn.execute(
-            statement(_latest_sql(asked.known), "orgs", "facets"),
+            statement(_latest_sql(asked.versioned), "orgs", "facets"),
             asked.params(orgs=list(organisations), facets=list(facet_names)),
         )
         found: dict[str, dict[tuple[str, str], Any]] = {org: {} for org in organisations}
@@ -363,17 +378,19 @@ class StateQueries:
         """The state of the organisation at the end of `at`, as known at `known_at`; None if
         no event of it had been recorded by then."""
         params = asked.params(org=organisation)
-        header = self.conn.execute(statement(_header_sql(asked.known)), params).first()
+        header = self.conn.execute(statement(_header_sql(asked.versioned)), params).first()
         if header is None or (asked.known is not None and header.first_recorded > asked.known):
             return None
         latest: dict[str, dict[tuple[str, str], Any]] = {}
-        for row in self.conn.execute(statement(_latest_sql(asked.known, _STATE_FACETS_OF)), params):
+        for row in self.conn.execute(
+            statement(_latest_sql(asked.versioned, _STATE_FACETS_OF)), params
+        ):
             if not row.ended:
                 latest.setdefault(row.organisation, {})[(row.facet, row.key)] = row
         own = latest.pop(organisation, {})
         existence = own.get(("existence", ""))
         figures = [row for (facet, _), row in own.items() if facet == "figure"]
-        runs = _runs(self.conn.execute(statement(_runs_sql(asked.known)), params))
+        runs = _runs(self.conn.execute(statement(_runs_sql(asked.versioned)), params).all())
         return {
             "organisation": organisation,
             "at": at_label,
@@ -382,9 +399,9 @@ class StateQueries:
             and (existence is None or orjson.loads(existence.value) is not False),
             **_known_values(runs),
             "figures": self._figures(organisation, figures, asked),
-            "documents": self._values(_documents_sql(asked.known), params),
+            "documents": self._values(_documents_sql(asked.versioned), params),
             "sub_organisations": _children(organisation, latest),
-            "uncertain": self._values(_uncertain_sql(asked.known), params),
+            "uncertain": self._values(_uncertain_sql(asked.versioned), params),
         }
 
     def positions(self, person: str, today: date) -> tuple[str | None, list[Json]] | None:
@@ -495,11 +512,10 @@ class StateQueries:
         latest = sorted(latest_rows, key=lambda row: row.key)
         params = asked.params(org=organisation)
         for n, row in enumerate(latest):
-            first = EDTFDate.parse(orjson.loads(row.value)["reported_on"]).first_day
             params[f"key_{n}"] = row.key
-            params[f"from_{n}"] = first.toordinal() if first else 0
+            params[f"event_{n}"] = row.event_id
         reports: dict[str, list[Json]] = {}
-        sql = _reports_sql(asked.known, len(latest))
+        sql = _reports_sql(asked.versioned, len(latest))
         for key, value in self.conn.execute(statement(sql), params):
             reports.setdefault(key, []).append(orjson.loads(value))
         return {
@@ -556,43 +572,34 @@ class Run:
     attested_first: str | None = None
     attested_last: str | None = None
 
-    def add(self, row: Any) -> None:
+    def add(self, value: str, basis: int, occurred_on: str, day: int, position: int) -> None:
         """The next fact of the run, in occurrence order."""
         if self.first_value is None:
-            self.first_value, self.first_first_day = row.run_value, row.run_day
-            self.first_position = row.run_position
-        if row.run_basis == ATTESTATION:
+            self.first_value, self.first_first_day, self.first_position = value, day, position
+        if basis == ATTESTATION:
             self.attested_count += 1
-            self.attested_first = self.attested_first or row.run_on
-            self.attested_last = row.run_on
+            self.attested_first = self.attested_first or occurred_on
+            self.attested_last = occurred_on
         elif self.since is None:
-            self.since = row.run_on
+            self.since = occurred_on
 
 
-def _runs(rows: Iterable[Any]) -> list[Run]:
-    """The rows of `_runs_sql` (one per fact of a held value's run, one per ended value),
-    gathered per value."""
+_VALUE_COLUMNS = 12
+"""The columns of a `_runs_sql` row about the value; the rest are about a fact of its run."""
+
+
+def _runs(rows: Sequence[Sequence[Any]]) -> list[Run]:
+    """The rows of `_runs_sql` (one per fact of a held value's run, in order, and one per
+    ended value), gathered per value."""
     runs: list[Run] = []
+    last: Run | None = None
     for row in rows:
-        if not runs or (runs[-1].facet, runs[-1].key) != (row.facet, row.key):
-            runs.append(
-                Run(
-                    row.facet,
-                    row.key,
-                    row.value,
-                    row.first_day,
-                    row.position,
-                    row.event_id,
-                    row.sources,
-                    row.end_subkey,
-                    row.end_on,
-                    row.end_day,
-                    row.end_position,
-                    bool(row.continued),
-                )
-            )
-        if row.run_day is not None:
-            runs[-1].add(row)
+        if last is None or (last.facet, last.key) != (row[0], row[1]):
+            last = Run(*row[:_VALUE_COLUMNS])
+            last.continued = bool(last.continued)
+            runs.append(last)
+        if row[-2] is not None:
+            last.add(*row[_VALUE_COLUMNS:])
     return runs
 
 
