@@ -335,6 +335,32 @@ class Asked:
         return params
 
 
+def state_sql(asked: Asked) -> dict[str, str]:
+    """The SQL of the statements a state runs, by name, in the order it runs them, but for
+    the figures' reports (see `reports_sql`): what a benchmark times bare through the driver,
+    with `asked.params(org=...)`. The latest facts of the organisation (and of those that were
+    affiliated to it) are rows with columns organisation, facet, key, value, first_day,
+    position, fact_id, event_id, ended."""
+    known = asked.versioned
+    return {
+        "header": _header_sql(known),
+        "latest": _latest_sql(known, _STATE_FACETS_OF),
+        "runs": _runs_sql(known),
+        "documents": _documents_sql(known),
+        "uncertain": _uncertain_sql(known),
+    }
+
+
+def reports_sql(asked: Asked, figures: Sequence[tuple[str, str]]) -> tuple[str, dict[str, Any]]:
+    """The statement reading the reports that overlap each figure's latest, given (key, event
+    id) of each figure's latest fact (in key order), and its parameters beside `asked`'s."""
+    params: dict[str, Any] = {}
+    for n, (key, event_id) in enumerate(figures):
+        params[f"key_{n}"] = key
+        params[f"event_{n}"] = event_id
+    return _reports_sql(asked.versioned, len(figures)), params
+
+
 @lru_cache(maxsize=64)
 def statement(sql: str, *expanding: str) -> Any:
     """A statement object per SQL text, made once: building one parses its parameters."""
@@ -378,19 +404,18 @@ class StateQueries:
         """The state of the organisation at the end of `at`, as known at `known_at`; None if
         no event of it had been recorded by then."""
         params = asked.params(org=organisation)
-        header = self.conn.execute(statement(_header_sql(asked.versioned)), params).first()
+        sql = state_sql(asked)
+        header = self.conn.execute(statement(sql["header"]), params).first()
         if header is None or (asked.known is not None and header.first_recorded > asked.known):
             return None
         latest: dict[str, dict[tuple[str, str], Any]] = {}
-        for row in self.conn.execute(
-            statement(_latest_sql(asked.versioned, _STATE_FACETS_OF)), params
-        ):
+        for row in self.conn.execute(statement(sql["latest"]), params):
             if not row.ended:
                 latest.setdefault(row.organisation, {})[(row.facet, row.key)] = row
         own = latest.pop(organisation, {})
         existence = own.get(("existence", ""))
         figures = [row for (facet, _), row in own.items() if facet == "figure"]
-        runs = _runs(self.conn.execute(statement(_runs_sql(asked.versioned)), params).all())
+        runs = _runs(self.conn.execute(statement(sql["runs"]), params).all())
         return {
             "organisation": organisation,
             "at": at_label,
@@ -399,9 +424,9 @@ class StateQueries:
             and (existence is None or orjson.loads(existence.value) is not False),
             **_known_values(runs),
             "figures": self._figures(organisation, figures, asked),
-            "documents": self._values(_documents_sql(asked.versioned), params),
+            "documents": self._values(sql["documents"], params),
             "sub_organisations": _children(organisation, latest),
-            "uncertain": self._values(_uncertain_sql(asked.versioned), params),
+            "uncertain": self._values(sql["uncertain"], params),
         }
 
     def positions(self, person: str, today: date) -> tuple[str | None, list[Json]] | None:
@@ -510,13 +535,11 @@ class StateQueries:
         if not latest_rows:
             return {}
         latest = sorted(latest_rows, key=lambda row: row.key)
-        params = asked.params(org=organisation)
-        for n, row in enumerate(latest):
-            params[f"key_{n}"] = row.key
-            params[f"event_{n}"] = row.event_id
+        sql, params = reports_sql(asked, [(row.key, row.event_id) for row in latest])
         reports: dict[str, list[Json]] = {}
-        sql = _reports_sql(asked.versioned, len(latest))
-        for key, value in self.conn.execute(statement(sql), params):
+        for key, value in self.conn.execute(
+            statement(sql), asked.params(org=organisation, **params)
+        ):
             reports.setdefault(key, []).append(orjson.loads(value))
         return {
             row.key: {**orjson.loads(row.value), "reports": reports.get(row.key, [])}
