@@ -4,12 +4,13 @@ A state is a handful of index probes: for each primary facet of the organisation
 fact that counts at the date, and whether a later fact ended it (a leaving, a disaffiliation,
 a role continued by another). A value that carries how it is known (a name, an office's
 holder, a member...) is the latest fact of its *run* (see `projections.facts`): the run starts
-after the latest earlier fact about another value or that ended this one, each one probe; its
-`since` is the first change in the run (one probe), its `attested` an aggregate over the run's
-attestations (an index range). Then the documents, the figures' overlapping reports and the
-uncertain events, each a bounded range scan. The cost follows the size of the answer, not the
-length of the history. Every answer must equal the pure fold's in `projections.state`: the
-property tests hold the two together.
+after the latest ending before it, or after the latest earlier fact about another value if
+one comes after that ending, each one probe (the second sought back no further than the
+first). The run's facts themselves are read as rows, one index range, and give the value's
+`since` (its first change) and `attested` (its attestations). Then the documents, the
+figures' overlapping reports and the uncertain events, each a bounded range scan. The cost
+follows the size of the answer, not the length of the history. Every answer must equal the
+pure fold's in `projections.state`: the property tests hold the two together.
 """
 
 from __future__ import annotations
