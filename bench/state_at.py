@@ -427,7 +427,7 @@ def main() -> None:
     report = "\n".join(
         [
             f"\n## state(at): {stamp}",
-            f"\nMachine: {machine}, {_cores()} cores. Command: `python bench/state_at.py --sizes {','.join(map(str, args.sizes))} --samples {args.samples} --naive-samples {args.naive_samples} --backends {args.backends}`. Cold: every `at` asked once; cached: one question asked again.\n",
+            f"\nMachine: {machine}, {_cores()} cores, load average {_load():.1f} at the end. Command: `python bench/state_at.py --sizes {','.join(map(str, args.sizes))} --mixes {','.join(args.mixes)} --samples {args.samples} --naive-samples {args.naive_samples} --backends {args.backends}`. Cold: every `at` asked once; cached: one question asked again.\n",
             table(rows),
             "",
             *verdicts(rows),
@@ -435,6 +435,14 @@ def main() -> None:
         ]
     )
     publish(report, args.results)
+
+
+def _load() -> float:
+    """The machine's load average over the last minute: the figures of a loaded machine are
+    noisy (compare ratios within one run)."""
+    import os
+
+    return os.getloadavg()[0]
 
 
 def _cores() -> int:
