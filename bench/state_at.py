@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -240,32 +241,43 @@ def timed(call: Callable[[], object], runs: int) -> list[float]:
 
 
 def floor_sql(services: Services) -> Callable[[str, int], None]:
-    """The read model's probes on a raw DBAPI connection: SQL cost with nothing around it."""
+    """The read model's statements for a state, as `StateQueries.state` runs them (the same
+    SQL, from `projections.queries.state_sql` and `reports_sql`), sent bare on a raw driver
+    connection in one read transaction, as the application reads a state in one snapshot,
+    with no SQLAlchemy and no JSON decoding: the cost of the SQL alone. An SQLite connection
+    maps the file as the service's do."""
     dialect, conn = driver_connection(services.config.database_url)
-    statements = [
-        driver_sql(statement, dialect)
-        for statement in (
-            sql._header_sql(None),
-            sql._latest_sql(None, sql._STATE_FACETS_OF),
-            sql._runs_sql(None),
-            sql._documents_sql(None),
-            sql._uncertain_sql(None),
-        )
-    ]
     if dialect == "sqlite":
+        conn.execute(f"PRAGMA mmap_size={int(services.config.sqlite_mmap_size)}")
 
-        def run(org: str, at_end: int) -> None:
-            params = sql.Asked(date.fromordinal(at_end)).params(org=org)
-            for statement in statements:
-                conn.execute(statement, params).fetchall()
-    else:
+    def execute(cursor: Any, statement: str, params: dict) -> list:
+        if dialect == "sqlite":
+            return cursor.execute(statement, params).fetchall()
+        return cursor.execute(driver_sql(statement, dialect), params, prepare=True).fetchall()
 
-        def run(org: str, at_end: int) -> None:
-            params = sql.Asked(date.fromordinal(at_end)).params(org=org)
-            with conn.cursor() as cursor:
-                for statement in statements:
-                    cursor.execute(statement, params, prepare=True)
-                    cursor.fetchall()
+    def run(org: str, at_end: int) -> None:
+        asked = sql.Asked(date.fromordinal(at_end))
+        params = asked.params(org=org)
+        cursor = conn.cursor()
+        cursor.execute("BEGIN" if dialect == "sqlite" else "BEGIN ISOLATION LEVEL REPEATABLE READ")
+        try:
+            statements = sql.state_sql(asked)
+            execute(cursor, statements["header"], params)
+            latest = execute(cursor, statements["latest"], params)
+            execute(cursor, statements["runs"], params)
+            figures = sorted(
+                (row[2], row[7])  # key and event id of the organisation's own latest figures
+                for row in latest
+                if row[0] == org and row[1] == "figure" and not row[8]
+            )
+            if figures:
+                reports, more = sql.reports_sql(asked, figures)
+                execute(cursor, reports, {**params, **more})
+            execute(cursor, statements["documents"], params)
+            execute(cursor, statements["uncertain"], params)
+        finally:
+            cursor.execute("ROLLBACK")
+            cursor.close()
 
     return run
 
@@ -415,7 +427,7 @@ def main() -> None:
     report = "\n".join(
         [
             f"\n## state(at): {stamp}",
-            f"\nMachine: {machine}, {_cores()} cores. Command: `python bench/state_at.py --sizes {','.join(map(str, args.sizes))} --samples {args.samples} --naive-samples {args.naive_samples} --backends {args.backends}`. Cold: every `at` asked once; cached: one question asked again.\n",
+            f"\nMachine: {machine}, {_cores()} cores, load average {_load():.1f} at the end. Command: `python bench/state_at.py --sizes {','.join(map(str, args.sizes))} --mixes {','.join(args.mixes)} --samples {args.samples} --naive-samples {args.naive_samples} --backends {args.backends}`. Cold: every `at` asked once; cached: one question asked again.\n",
             table(rows),
             "",
             *verdicts(rows),
@@ -423,6 +435,14 @@ def main() -> None:
         ]
     )
     publish(report, args.results)
+
+
+def _load() -> float:
+    """The machine's load average over the last minute: the figures of a loaded machine are
+    noisy (compare ratios within one run)."""
+    import os
+
+    return os.getloadavg()[0]
 
 
 def _cores() -> int:

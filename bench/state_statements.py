@@ -27,16 +27,6 @@ from timeline.config import Config
 SIZES = (1000, 100_000)
 
 
-def statements() -> dict[str, str]:
-    return {
-        "header": sql._header_sql(None),
-        "latest": sql._latest_sql(None, sql._STATE_FACETS_OF),
-        "runs": sql._runs_sql(None),
-        "documents": sql._documents_sql(None),
-        "uncertain": sql._uncertain_sql(None),
-    }
-
-
 def raw_runner(url: str):
     dialect, conn = driver_connection(url)
     if dialect == "sqlite":
@@ -63,7 +53,7 @@ def main() -> None:
     run = raw_runner(url)
     for size in SIZES:
         org = f"bench-{size}"
-        for name, statement in statements().items():
+        for name, statement in sql.state_sql(sql.Asked(date(2000, 12, 31))).items():
             for year in range(1950, 2020, 2):  # warm this connection's page cache first
                 run(statement, sql.Asked(date(year, 12, 31)).params(org=org))
             times = []

@@ -38,6 +38,18 @@ NO_ACRONYM = ""
 ANYONE = ""
 """The `subkey` of an `office_end` fact that ends whoever holds the role (`replaces_role`)."""
 
+ENDED_BY_NAME = ("office", "parent")
+"""Primary facets whose `_end` facts name the value they end in their `subkey` (a holder
+leaving, a disaffiliation from a parent)."""
+
+ENDED_FOR_ANYONE = ("office", "member")
+"""Primary facets whose `_end` facts end whatever value is held (subkey ANYONE: a role
+continued by another, a member leaving)."""
+
+ONE_VALUE_PER_KEY = ("member",)
+"""Primary facets whose facts of one key are always about the same value (`ident` is the
+key), so a run never starts at a fact about another value."""
+
 
 @dataclass(frozen=True)
 class Fact:

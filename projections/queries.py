@@ -4,12 +4,13 @@ A state is a handful of index probes: for each primary facet of the organisation
 fact that counts at the date, and whether a later fact ended it (a leaving, a disaffiliation,
 a role continued by another). A value that carries how it is known (a name, an office's
 holder, a member...) is the latest fact of its *run* (see `projections.facts`): the run starts
-after the latest earlier fact about another value or that ended this one, each one probe; its
-`since` is the first change in the run (one probe), its `attested` an aggregate over the run's
-attestations (an index range). Then the documents, the figures' overlapping reports and the
-uncertain events, each a bounded range scan. The cost follows the size of the answer, not the
-length of the history. Every answer must equal the pure fold's in `projections.state`: the
-property tests hold the two together.
+after the latest ending before it, or after the latest earlier fact about another value if
+one comes after that ending, each one probe (the second sought back no further than the
+first). The run's facts themselves are read as rows, one index range, and give the value's
+`since` (its first change) and `attested` (its attestations). Then the documents, the
+figures' overlapping reports and the uncertain events, each a bounded range scan. The cost
+follows the size of the answer, not the length of the history. Every answer must equal the
+pure fold's in `projections.state`: the property tests hold the two together.
 """
 
 from __future__ import annotations
@@ -23,8 +24,14 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, bindparam, text
 
-from events.dates import EDTFDate
-from projections.facts import ANYONE, ATTESTATION, CHANGE, RUN_FACETS
+from projections.facts import (
+    ANYONE,
+    ATTESTATION,
+    ENDED_BY_NAME,
+    ENDED_FOR_ANYONE,
+    ONE_VALUE_PER_KEY,
+    RUN_FACETS,
+)
 from projections.people import OfficeStep, positions_from_steps
 from projections.records import Json, format_timestamp
 from projections.tables import (
@@ -66,9 +73,10 @@ that was ever affiliated to it (its possible sub-organisations), in one statemen
 that carry how they are known are read by `_runs_sql`."""
 
 
+@lru_cache(maxsize=16)
 def _latest_sql(known: int | None, facets_of: str = _LISTED_FACETS) -> str:
     return f"""
-SELECT fc.organisation, fc.facet, fc.key, f.value, f.first_day, f.position, f.fact_id,
+SELECT fc.organisation, fc.facet, fc.key, f.value, f.first_day, f.position, f.fact_id, f.event_id,
   (fc.facet IN ('office', 'parent', 'member') AND EXISTS (
      SELECT 1 FROM tl_facts c
      WHERE c.organisation = fc.organisation AND c.facet = fc.facet || '_end'
@@ -95,7 +103,30 @@ def _after(row: str, day: str, position: str) -> str:
     return f"({row}.first_day > {day} OR ({row}.first_day = {day} AND {row}.position > {position}))"
 
 
+def _listed(names: Sequence[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
+
+
+def _before(a: str, b: str, later: bool = False) -> str:
+    """SQL for "fact `a` is found and comes before fact `b` (or `b` is not found)" in
+    occurrence order (after it, if `later`)."""
+    way = ">" if later else "<"
+    return (
+        f"({a}.fact_id IS NOT NULL AND ({b}.fact_id IS NULL OR "
+        f"({a}.first_day, {a}.position) {way} ({b}.first_day, {b}.position)))"
+    )
+
+
+@lru_cache(maxsize=16)
 def _runs_sql(known: int | None) -> str:
+    """Per (facet, key) of a value that says how it is known: the latest counted fact, what
+    ended it (if anything did), and, if it is held, the facts of its run in order.
+
+    Each step is a CTE kept as its own small table (one row per key), so each probe runs
+    once per key; the probes a facet cannot need (the endings its facts never have, the
+    ends of a value that ended) are skipped by CASE. Every probe is a seek that stops at
+    its first row, but for the run's facts, which are part of the answer."""
+
     def counted(alias: str) -> str:
         return f"{alias}.last_day <= :at_end AND {_active(alias, known)}"
 
@@ -103,17 +134,6 @@ def _runs_sql(known: int | None) -> str:
         return (
             f"{alias}.organisation = :org AND {alias}.facet = {facet} AND {alias}.key = l.key "
             f"AND {alias}.subkey {subkey}"
-        )
-
-    ends = "l.facet || '_end'"
-    not_after_latest = "(x.first_day < l.first_day OR x.position <= l.position)"
-
-    def in_run(basis: int | None = None) -> str:
-        chosen = "" if basis is None else f" AND x.basis = {basis}"
-        return (
-            f"{same('x')}{chosen} AND x.first_day >= l.start_day AND x.first_day <= l.first_day "
-            f"AND {_after('x', 'l.start_day', 'l.start_position')} AND {not_after_latest} "
-            f"AND {counted('x')}"
         )
 
     def ending(alias: str, subkey: str, after_latest: bool) -> str:
@@ -133,88 +153,105 @@ def _runs_sql(known: int | None) -> str:
             order = f"{alias}.first_day DESC, {alias}.position DESC"
         return (
             f"(SELECT {alias}.fact_id FROM tl_facts {alias} "
-            f"WHERE {same(alias, ends, '= ' + subkey)} AND {where} AND {counted(alias)} "
-            f"ORDER BY {order} LIMIT 1)"
+            f"WHERE {same(alias, ends, '= ' + subkey)} AND {where} "
+            f"AND {counted(alias)} ORDER BY {order} LIMIT 1)"
         )
 
-    def earliest(ids: str, descending: bool = False) -> str:
-        """Of these facts, the first in occurrence order (the last if `descending`)."""
-        way = " DESC" if descending else ""
-        return (
-            f"(SELECT t.fact_id FROM tl_facts t WHERE t.fact_id IN ({ids}) "
-            f"ORDER BY t.first_day{way}, t.position{way} LIMIT 1)"
-        )
-
+    ends = "l.facet || '_end'"
+    named, anyone = _listed(ENDED_BY_NAME), _listed(ENDED_FOR_ANYONE)
+    stop_first = _before("sn", "sa", later=True)
+    held = "l.end_id IS NULL"
+    # a value held that is not null (a founding without an acronym holds none) has a run
+    told = f"{held} AND l.value <> 'null'"
     return f"""
-WITH latest AS (
-  SELECT fc.facet, fc.key, f.fact_id, f.ident, f.value, f.first_day, f.position,
-    f.event_id, f.sources
+WITH keyed AS MATERIALIZED (
+  SELECT fc.facet, fc.key, (
+    SELECT f.fact_id FROM tl_facts f
+    WHERE f.organisation = fc.organisation AND f.facet = fc.facet AND f.key = fc.key
+      AND f.subkey = '' AND f.first_day <= :at_end AND {counted("f")}
+    ORDER BY f.first_day DESC, f.position DESC LIMIT 1) AS latest_id
   FROM tl_facets fc
-  JOIN tl_facts f ON f.fact_id = (
-    SELECT f2.fact_id FROM tl_facts f2
-    WHERE f2.organisation = fc.organisation AND f2.facet = fc.facet AND f2.key = fc.key
-      AND f2.subkey = '' AND f2.first_day <= :at_end AND {counted("f2")}
-    ORDER BY f2.first_day DESC, f2.position DESC LIMIT 1)
-  WHERE fc.organisation = :org AND fc.facet IN ({", ".join(f"'{f}'" for f in RUN_FACETS)})
-), bounds AS (
-  SELECT l.*,
-    {ending("e", "l.ident", True)} AS end_named,
-    {ending("a", f"'{ANYONE}'", True)} AS end_any,
-    (SELECT o.fact_id FROM tl_facts o
-     WHERE {same("o")} AND o.first_day <= l.first_day AND o.ident <> l.ident
-       AND (o.first_day < l.first_day OR o.position < l.position) AND {counted("o")}
-     ORDER BY o.first_day DESC, o.position DESC LIMIT 1) AS other_id,
-    {ending("s", "l.ident", False)} AS stop_named,
-    {ending("n", f"'{ANYONE}'", False)} AS stop_any
+  WHERE fc.organisation = :org AND fc.facet IN ({_listed(RUN_FACETS)})
+), latest AS MATERIALIZED (
+  SELECT l.fact_id, l.facet, l.key, l.ident, l.value, l.first_day, l.position, l.event_id,
+    l.sources,
+    CASE WHEN l.facet IN ({named}) THEN {ending("e", "l.ident", True)} END AS end_named,
+    CASE WHEN l.facet IN ({anyone}) THEN {ending("a", f"'{ANYONE}'", True)} END AS end_any
+  FROM keyed k JOIN tl_facts l ON l.fact_id = k.latest_id
+), ended AS MATERIALIZED (
+  SELECT l.*, CASE WHEN {_before("en", "ea")} THEN en.fact_id ELSE ea.fact_id END AS end_id
   FROM latest l
-), starts AS (
-  SELECT b.*, {earliest("b.end_named, b.end_any")} AS end_id,
-    COALESCE(st.first_day, {NO_BOUND}) AS start_day,
-    COALESCE(st.position, {NO_BOUND}) AS start_position
-  FROM bounds b
-  LEFT JOIN tl_facts st
-    ON st.fact_id = {earliest("b.other_id, b.stop_named, b.stop_any", descending=True)}
-), runs AS (
+  LEFT JOIN tl_facts en ON en.fact_id = l.end_named
+  LEFT JOIN tl_facts ea ON ea.fact_id = l.end_any
+), stops AS MATERIALIZED (
   SELECT l.*,
-    (SELECT x.fact_id FROM tl_facts x WHERE {in_run()}
-     ORDER BY x.first_day, x.position LIMIT 1) AS first_id,
-    (SELECT x.occurred_on FROM tl_facts x WHERE {in_run(CHANGE)}
-     ORDER BY x.first_day, x.position LIMIT 1) AS since,
-    (SELECT count(*) FROM tl_facts x WHERE {in_run(ATTESTATION)}) AS attested_count,
-    (SELECT x.occurred_on FROM tl_facts x WHERE {in_run(ATTESTATION)}
-     ORDER BY x.first_day, x.position LIMIT 1) AS attested_first,
-    (SELECT x.occurred_on FROM tl_facts x WHERE {in_run(ATTESTATION)}
-     ORDER BY x.first_day DESC, x.position DESC LIMIT 1) AS attested_last
-  FROM starts l
+    CASE WHEN {held} AND l.facet IN ({named}) THEN {ending("s", "l.ident", False)}
+    END AS stop_named,
+    CASE WHEN {held} AND l.facet IN ({anyone}) THEN {ending("n", f"'{ANYONE}'", False)}
+    END AS stop_any
+  FROM ended l
+), stopped AS MATERIALIZED (
+  SELECT l.*,
+    COALESCE(CASE WHEN {stop_first} THEN sn.first_day ELSE sa.first_day END, {NO_BOUND})
+      AS stop_day,
+    COALESCE(CASE WHEN {stop_first} THEN sn.position ELSE sa.position END, {NO_BOUND})
+      AS stop_position
+  FROM stops l
+  LEFT JOIN tl_facts sn ON sn.fact_id = l.stop_named
+  LEFT JOIN tl_facts sa ON sa.fact_id = l.stop_any
+), started AS MATERIALIZED (
+  -- the latest earlier fact about another value, sought back from the latest fact only as
+  -- far as the latest ending before it: the walk covers the run, not the history before it
+  SELECT l.*, CASE WHEN {told} AND l.facet NOT IN ({_listed(ONE_VALUE_PER_KEY)}) THEN (
+    SELECT o.fact_id FROM tl_facts o
+    WHERE {same("o")} AND o.first_day <= l.first_day AND o.first_day >= l.stop_day
+      AND o.ident <> l.ident AND (o.first_day < l.first_day OR o.position < l.position)
+      AND {_after("o", "l.stop_day", "l.stop_position")} AND {counted("o")}
+    ORDER BY o.first_day DESC, o.position DESC LIMIT 1) END AS other_id
+  FROM stopped l
+), runs AS (
+  SELECT l.*, COALESCE(o.first_day, l.stop_day) AS start_day,
+    COALESCE(o.position, l.stop_position) AS start_position,
+    CASE WHEN {told} THEN l.first_day END AS run_last_day
+  FROM started l LEFT JOIN tl_facts o ON o.fact_id = l.other_id
 )
-SELECT r.facet, r.key, r.value, r.first_day, r.position, r.event_id, r.sources, r.since,
-  r.attested_count, r.attested_first, r.attested_last,
-  fr.value AS first_value, fr.first_day AS first_first_day, fr.position AS first_position,
+SELECT l.facet, l.key, l.value, l.first_day, l.position, l.event_id, l.sources,
   e.subkey AS end_subkey, e.occurred_on AS end_on, e.first_day AS end_day,
   e.position AS end_position,
-  (e.fact_id IS NOT NULL AND EXISTS (
+  CASE WHEN e.fact_id IS NOT NULL AND l.facet = 'office' THEN EXISTS (
      SELECT 1 FROM tl_facts z
-     WHERE z.organisation = :org AND z.facet = 'office_end' AND z.key = r.key
-       AND z.subkey = '{ANYONE}' AND z.first_day >= e.first_day
-       AND {_after("z", "e.first_day", "e.position")} AND {counted("z")})) AS continued
-FROM runs r
-JOIN tl_facts fr ON fr.fact_id = r.first_id
-LEFT JOIN tl_facts e ON e.fact_id = r.end_id
+     WHERE z.organisation = :org AND z.facet = 'office_end' AND z.key = l.key
+       AND z.subkey = '{ANYONE}' AND z.first_day >= e.first_day AND z.first_day <= :at_end
+       AND {_after("z", "e.first_day", "e.position")} AND {counted("z")}) END AS continued,
+  x.value AS run_value, x.basis AS run_basis, x.occurred_on AS run_on,
+  x.first_day AS run_day, x.position AS run_position
+FROM runs l
+LEFT JOIN tl_facts x ON {same("x")} AND x.first_day >= l.start_day
+  AND x.first_day <= l.run_last_day AND {_after("x", "l.start_day", "l.start_position")}
+  AND (x.first_day < l.first_day OR x.position <= l.position) AND {counted("x")}
+LEFT JOIN tl_facts e ON e.fact_id = l.end_id
+ORDER BY l.facet, l.key, x.first_day, x.position
 """
 
 
+@lru_cache(maxsize=16)
 def _reports_sql(known: int | None, figures: int) -> str:
     # A counted report overlaps the latest exactly when it ends on or after the latest's
     # first day (it sorts no later than the latest, so it starts by the latest's last day):
-    # one range seek on last_day per figure, touching only the answer.
+    # one range seek on last_day per figure, touching only the answer. The latest's first
+    # day is its event's sort day, unless its range has no first day (then every report).
     seek = f"""
 SELECT f.key, f.value, f.first_day, f.position FROM tl_facts f
 WHERE f.organisation = :org AND f.facet = 'figure' AND f.key = :key_{{n}} AND f.subkey = ''
-  AND f.last_day >= :from_{{n}} AND f.last_day <= :at_end AND {_active("f", known)}"""
+  AND f.last_day >= (
+    SELECT CASE WHEN ev.precision = {OPEN_START} THEN 0 ELSE ev.sort_day END
+    FROM tl_events ev WHERE ev.event_id = :event_{{n}} AND {_active("ev", known)})
+  AND f.last_day <= :at_end AND {_active("f", known)}"""
     union = " UNION ALL ".join(seek.format(n=n) for n in range(figures))
     return f"SELECT key, value FROM ({union}) r ORDER BY r.key, r.first_day, r.position"
 
 
+@lru_cache(maxsize=16)
 def _documents_sql(known: int | None) -> str:
     return f"""
 SELECT value FROM tl_facts d
@@ -224,6 +261,7 @@ ORDER BY d.first_day, d.position
 """
 
 
+@lru_cache(maxsize=16)
 def _uncertain_sql(known: int | None) -> str:
     # An event straddles the end of `at` (its range starts by then and ends after it) in one
     # of a few shapes (see `projections.tables.date_shape`), each found by an index seek
@@ -255,6 +293,7 @@ WHERE e.organisation = :org AND e.precision = {{shape}} AND {{where}} AND {_acti
     return f"SELECT body FROM ({' UNION ALL '.join(seeks)}) u ORDER BY u.sort_day, u.position"
 
 
+@lru_cache(maxsize=16)
 def _header_sql(known: int | None) -> str:
     return f"""
 SELECT o.first_recorded, EXISTS (
@@ -277,6 +316,12 @@ class Asked:
         """Recording time as the read model stores it, or None for "now"."""
         return micros(self.known_at) if self.known_at else None
 
+    @property
+    def versioned(self) -> int | None:
+        """`known` as the statements' SQL sees it: a recording time is a parameter, so their
+        text depends only on whether one is asked (and is built once for each case)."""
+        return None if self.known_at is None else 0
+
     def params(self, **more: Any) -> dict[str, Any]:
         """Bind parameters for the queries."""
         end = self.at_end
@@ -289,6 +334,32 @@ class Asked:
         if self.known_at is not None:
             params["known"] = self.known
         return params
+
+
+def state_sql(asked: Asked) -> dict[str, str]:
+    """The SQL of the statements a state runs, by name, in the order it runs them, but for
+    the figures' reports (see `reports_sql`): what a benchmark times bare through the driver,
+    with `asked.params(org=...)`. The latest facts of the organisation (and of those that were
+    affiliated to it) are rows with columns organisation, facet, key, value, first_day,
+    position, fact_id, event_id, ended."""
+    known = asked.versioned
+    return {
+        "header": _header_sql(known),
+        "latest": _latest_sql(known, _STATE_FACETS_OF),
+        "runs": _runs_sql(known),
+        "documents": _documents_sql(known),
+        "uncertain": _uncertain_sql(known),
+    }
+
+
+def reports_sql(asked: Asked, figures: Sequence[tuple[str, str]]) -> tuple[str, dict[str, Any]]:
+    """The statement reading the reports that overlap each figure's latest, given (key, event
+    id) of each figure's latest fact (in key order), and its parameters beside `asked`'s."""
+    params: dict[str, Any] = {}
+    for n, (key, event_id) in enumerate(figures):
+        params[f"key_{n}"] = key
+        params[f"event_{n}"] = event_id
+    return _reports_sql(asked.versioned, len(figures)), params
 
 
 @lru_cache(maxsize=64)
@@ -321,7 +392,7 @@ class StateQueries:
     ) -> dict[str, dict[tuple[str, str], Any]]:
         """Per organisation, per (facet, key): the latest counted fact, unless it was ended."""
         rows = self.conn.execute(
-            statement(_latest_sql(asked.known), "orgs", "facets"),
+            statement(_latest_sql(asked.versioned), "orgs", "facets"),
             asked.params(orgs=list(organisations), facets=list(facet_names)),
         )
         found: dict[str, dict[tuple[str, str], Any]] = {org: {} for org in organisations}
@@ -334,17 +405,18 @@ class StateQueries:
         """The state of the organisation at the end of `at`, as known at `known_at`; None if
         no event of it had been recorded by then."""
         params = asked.params(org=organisation)
-        header = self.conn.execute(statement(_header_sql(asked.known)), params).first()
+        sql = state_sql(asked)
+        header = self.conn.execute(statement(sql["header"]), params).first()
         if header is None or (asked.known is not None and header.first_recorded > asked.known):
             return None
         latest: dict[str, dict[tuple[str, str], Any]] = {}
-        for row in self.conn.execute(statement(_latest_sql(asked.known, _STATE_FACETS_OF)), params):
+        for row in self.conn.execute(statement(sql["latest"]), params):
             if not row.ended:
                 latest.setdefault(row.organisation, {})[(row.facet, row.key)] = row
         own = latest.pop(organisation, {})
         existence = own.get(("existence", ""))
         figures = [row for (facet, _), row in own.items() if facet == "figure"]
-        runs = self.conn.execute(statement(_runs_sql(asked.known)), params).all()
+        runs = _runs(self.conn.execute(statement(sql["runs"]), params).all())
         return {
             "organisation": organisation,
             "at": at_label,
@@ -353,9 +425,9 @@ class StateQueries:
             and (existence is None or orjson.loads(existence.value) is not False),
             **_known_values(runs),
             "figures": self._figures(organisation, figures, asked),
-            "documents": self._values(_documents_sql(asked.known), params),
+            "documents": self._values(sql["documents"], params),
             "sub_organisations": _children(organisation, latest),
-            "uncertain": self._values(_uncertain_sql(asked.known), params),
+            "uncertain": self._values(sql["uncertain"], params),
         }
 
     def positions(self, person: str, today: date) -> tuple[str | None, list[Json]] | None:
@@ -464,14 +536,11 @@ class StateQueries:
         if not latest_rows:
             return {}
         latest = sorted(latest_rows, key=lambda row: row.key)
-        params = asked.params(org=organisation)
-        for n, row in enumerate(latest):
-            first = EDTFDate.parse(orjson.loads(row.value)["reported_on"]).first_day
-            params[f"key_{n}"] = row.key
-            params[f"from_{n}"] = first.toordinal() if first else 0
+        sql, params = reports_sql(asked, [(row.key, row.event_id) for row in latest])
         reports: dict[str, list[Json]] = {}
-        sql = _reports_sql(asked.known, len(latest))
-        for key, value in self.conn.execute(statement(sql), params):
+        for key, value in self.conn.execute(
+            statement(sql), asked.params(org=organisation, **params)
+        ):
             reports.setdefault(key, []).append(orjson.loads(value))
         return {
             row.key: {**orjson.loads(row.value), "reports": reports.get(row.key, [])}
@@ -500,6 +569,62 @@ def _language(facts: dict[tuple[str, str], Any]) -> str:
     if not named or any(row.key == "en" for row in named):
         return "en"
     return str(max(named, key=lambda row: (row.first_day, row.position)).key)
+
+
+@dataclass
+class Run:
+    """A value that says how it is known (see `_runs_sql`): its latest fact, what ended it,
+    and, while it is held, what its run of facts says about how it is known."""
+
+    facet: str
+    key: str
+    value: str
+    first_day: int
+    position: int
+    event_id: str
+    sources: str
+    end_subkey: str | None
+    end_on: str | None
+    end_day: int | None
+    end_position: int | None
+    continued: bool
+    first_value: str | None = None
+    first_first_day: int | None = None
+    first_position: int | None = None
+    since: str | None = None
+    attested_count: int = 0
+    attested_first: str | None = None
+    attested_last: str | None = None
+
+    def add(self, value: str, basis: int, occurred_on: str, day: int, position: int) -> None:
+        """The next fact of the run, in occurrence order."""
+        if self.first_value is None:
+            self.first_value, self.first_first_day, self.first_position = value, day, position
+        if basis == ATTESTATION:
+            self.attested_count += 1
+            self.attested_first = self.attested_first or occurred_on
+            self.attested_last = occurred_on
+        elif self.since is None:
+            self.since = occurred_on
+
+
+_VALUE_COLUMNS = 12
+"""The columns of a `_runs_sql` row about the value; the rest are about a fact of its run."""
+
+
+def _runs(rows: Sequence[Sequence[Any]]) -> list[Run]:
+    """The rows of `_runs_sql` (one per fact of a held value's run, in order, and one per
+    ended value), gathered per value."""
+    runs: list[Run] = []
+    last: Run | None = None
+    for row in rows:
+        if last is None or (last.facet, last.key) != (row[0], row[1]):
+            last = Run(*row[:_VALUE_COLUMNS])
+            last.continued = bool(last.continued)
+            runs.append(last)
+        if row[-2] is not None:
+            last.add(*row[_VALUE_COLUMNS:])
+    return runs
 
 
 def _known_values(rows: Sequence[Any]) -> Json:

@@ -133,9 +133,6 @@ facts = Table(
     Column("sources", Text, nullable=False),
     Index("tl_facts_probe", "organisation", "facet", "key", "subkey", "first_day", "position"),
     Index("tl_facts_ends", "organisation", "facet", "key", "subkey", "last_day"),
-    Index(
-        "tl_facts_basis", "organisation", "facet", "key", "subkey", "basis", "first_day", "position"
-    ),
     Index("tl_facts_ref", "facet", "ref"),
     Index("tl_facts_event", "event_id", "tx_to"),
 )
