@@ -35,7 +35,6 @@ from projections.tables import (
     facts,
     metadata,
     micros,
-    organisations,
     shapes,
 )
 
@@ -279,6 +278,7 @@ class _Writer:
         self.facts: list[dict[str, Any]] = []
         self.facets: set[tuple[str, str, str]] = set()
         self.streams: dict[str, tuple[int, int]] = {}
+        self.buffered: set[str] = set()
 
     def apply(self, record: EventRecord) -> None:
         """Add the rows one recorded event brings, and amend the rows it amends."""
@@ -286,7 +286,8 @@ class _Writer:
         known = self.streams.get(record.organisation, (record.version, tx))
         self.streams[record.organisation] = (max(known[0], record.version), min(known[1], tx))
         if record.is_amendment:
-            self.flush()
+            if record.data["event_id"] in self.buffered:  # its rows must be there to amend
+                self.flush()
             self._amend(record, tx)
         self._add(EventView(record, record.occurred_on, record.data), tx)
 
@@ -294,6 +295,7 @@ class _Writer:
         record = view.record
         when = view.when
         group, day = view.sort_key()[:2]
+        self.buffered.add(record.id)
         self.versions.append(
             {
                 "organisation": record.organisation,
@@ -383,11 +385,14 @@ class _Writer:
         if self.facets:
             rows = [{"organisation": o, "facet": f, "key": k} for o, f, k in sorted(self.facets)]
             self._run(_NEW_FACET, rows)
-        for organisation, (version, first_tx) in self.streams.items():
-            stream = {"organisation": organisation, "version": version, "first_recorded": first_tx}
-            if self._run(_STREAM_VERSION, stream).rowcount == 0:
-                self._run(_insert_sql(organisations.name, stream), stream)
+        if self.streams:  # one statement for all of them: an import touches thousands
+            streams = sorted(self.streams.items())
+            versions = [
+                {"organisation": o, "version": v, "first_recorded": t} for o, (v, t) in streams
+            ]
+            self._run(_STREAM_VERSION, versions)
         self.versions, self.facts, self.facets, self.streams = [], [], set(), {}
+        self.buffered = set()
 
     def _run(self, sql: str, params: Any) -> Executed:
         return driver_execute(self.conn, sql, params)
@@ -402,7 +407,9 @@ _NEW_SHAPE = (
 )
 _LOCK_SHAPE = "UPDATE tl_read_model_shape SET shape = shape WHERE name = :name"
 _STREAM_VERSION = (
-    "UPDATE tl_organisations SET version = :version WHERE organisation = :organisation"
+    "INSERT INTO tl_organisations (organisation, version, first_recorded) "
+    "VALUES (:organisation, :version, :first_recorded) "
+    "ON CONFLICT (organisation) DO UPDATE SET version = excluded.version"
 )
 
 
