@@ -13,7 +13,8 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -128,6 +129,7 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         super().__init__(datastore, tracking_table_name=tracking_table_name)
         self.upstream = upstream
         self._stale_statistics = False
+        self._statistics_deferred = False
 
     def create_table(self) -> None:
         """Create the read model and tracking tables, and the tracking row they lock."""
@@ -184,6 +186,8 @@ class ReadModel(SQLAlchemyTrackingRecorder):
     def refresh_statistics(self) -> None:
         """After a bulk load, let PostgreSQL's planner see the read model's new size (autovacuum
         would, but only later; until then it plans as if the tables were empty)."""
+        if self._statistics_deferred:
+            return
         engine = self.datastore.engine
         stale, self._stale_statistics = self._stale_statistics, False
         if not stale or not isinstance(engine, Engine) or engine.dialect.name != "postgresql":
@@ -191,6 +195,18 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         with engine.connect() as conn:
             conn.execute(text("ANALYZE " + ", ".join(t.name for t in READ_MODEL_TABLES)))
             conn.commit()
+
+    @contextmanager
+    def statistics_deferred(self) -> Iterator[None]:
+        """Refresh the planner's statistics once, after the block, instead of after each
+        bulk save within it: an import's saves share one transaction, whose rows ANALYZE
+        sees only once it commits (and at a million rows each ANALYZE reads its sample)."""
+        self._statistics_deferred = True
+        try:
+            yield
+        finally:
+            self._statistics_deferred = False
+        self.refresh_statistics()
 
     def rebuild(self, source: NotificationSource, decoder: EventDecoder) -> int:
         """Empty the read model and apply the whole log again, in one transaction."""

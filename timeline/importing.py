@@ -13,6 +13,7 @@ events after all, the save's version check refuses the import).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from itertools import islice
 from typing import Any
 from uuid import UUID
@@ -54,19 +55,19 @@ class Importer:
     def run(self, items: Iterable[Item]) -> tuple[int, int]:
         """Store every item whose event id is not stored yet; return (imported, skipped)."""
         imported = skipped = 0
-        read_model = self.app.timeline_recorder.read_model
-        try:
-            with self.writer.turn(), self.app.timeline_recorder.transaction(commit=True) as tx:
-                conn = tx.connection()
-                for batch in _batches(iter(items), self.batch):
-                    stored = self._store(conn, batch)
-                    imported, skipped = imported + stored, skipped + len(batch) - stored
-        except BaseException:
-            self.app.forget(self.streams.values())  # what they recorded is not stored
-            raise
-        self.app.keep(self.streams.values())
-        if read_model is not None:
-            read_model.refresh_statistics()
+        recorder = self.app.timeline_recorder
+        read_model = recorder.read_model
+        with read_model.statistics_deferred() if read_model else nullcontext():
+            try:
+                with self.writer.turn(), recorder.transaction(commit=True) as transaction:
+                    conn = transaction.connection()
+                    for batch in _batches(iter(items), self.batch):
+                        stored = self._store(conn, batch)
+                        imported, skipped = imported + stored, skipped + len(batch) - stored
+            except BaseException:
+                self.app.forget(self.streams.values())  # what they recorded is not stored
+                raise
+            self.app.keep(self.streams.values())
         return imported, skipped
 
     def _store(self, conn: Connection, batch: list[Item]) -> int:
