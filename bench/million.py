@@ -208,15 +208,21 @@ def timeline_pages(port: int, organisations: int, samples: int) -> dict[str, dic
     return {kind: _percentiles(times) for kind, times in results.items() if times}
 
 
-def worker_memory(server_pid: int) -> list[int]:
-    """Peak resident memory (VmHWM, MB) of each process the server started."""
-    peaks = []
+def worker_memory(server_pid: int) -> list[str]:
+    """Each worker process's peak resident memory (VmHWM, MB), and its own memory now
+    (RssAnon: the peak also counts the pages of the SQLite file it has read through its
+    memory map, which are the kernel's page cache, shared by every process)."""
+    found = []
     children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
     for pid in children:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                peaks.append(int(line.split()[1]) // 1024)
-    return peaks
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        fields = {
+            line.split(":")[0]: int(line.split()[1]) // 1024
+            for line in status[1:]
+            if line.split()[-1] == "kB"
+        }
+        found.append(f"{fields['VmHWM']} ({fields['RssAnon']})")
+    return found
 
 
 def explain_state(url: str, size: int) -> tuple[str, float]:
@@ -297,7 +303,7 @@ def report(rows: list[dict], args: argparse.Namespace) -> str:
         "left it.\n",
         "| backend | events | organisations | import | import events/s | import peak MB "
         "| rebuild | state p50 / p95 | /api/timeline p95 (first, next, year, org, type) "
-        "| worker peak MB | database MB | bytes/event |",
+        "| worker MB: peak (own) | database MB | bytes/event |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
