@@ -268,9 +268,10 @@ def run(backend: str, size: int, args: argparse.Namespace) -> dict:
             took, rss, _ = run_timed([TIMELINE, "import", str(corpus)], env)
             row.update(import_s=took, import_rate=size / took, import_mb=rss)
             print(f"[{backend} {size:,}] import {took:.1f} s, {rss} MB", file=sys.stderr)
-        took, rss, _ = run_timed([TIMELINE, "projections", "rebuild"], env)
-        row.update(rebuild_s=took, rebuild_mb=rss)
-        print(f"[{backend} {size:,}] rebuild {took:.1f} s, {rss} MB", file=sys.stderr)
+        if not args.no_rebuild:
+            took, rss, _ = run_timed([TIMELINE, "projections", "rebuild"], env)
+            row.update(rebuild_s=took, rebuild_mb=rss)
+            print(f"[{backend} {size:,}] rebuild {took:.1f} s, {rss} MB", file=sys.stderr)
         row["bytes"] = table_bytes(url)
         row["states"] = measure_states(url, organisations, args.samples)
         print(f"[{backend} {size:,}] states {row['states']}", file=sys.stderr)
@@ -289,20 +290,28 @@ def run(backend: str, size: int, args: argparse.Namespace) -> dict:
     return row
 
 
+def _flags(args: argparse.Namespace) -> str:
+    return "".join(
+        f" --{name.replace('_', '-')}"
+        for name in ("keep", "reuse", "no_rebuild")
+        if getattr(args, name)
+    )
+
+
 def report(rows: list[dict], args: argparse.Namespace) -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = os.getloadavg()
     lines = [
         f"\n## A million events: bench/million.py, {stamp}",
         f"\n`python bench/million.py --sizes {','.join(map(str, args.sizes))} --backends "
-        f"{args.backends} --samples {args.samples}{' --reuse' if args.reuse else ''}` on {platform.machine()}, "
+        f"{args.backends} --samples {args.samples}{_flags(args)}` on {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}. Load average at the end "
         f"{load[0]:.1f}: the machine was shared with other engineers' test runs "
         "(figures are noisy; a quiet rerun is due). Each request and each (organisation, "
         "year) asked once, in new processes; the database's own cache is as the import "
         "left it.\n",
         "| backend | events | organisations | import | import events/s | import peak MB "
-        "| rebuild | state p50 / p95 | /api/timeline p95 (first, next, year, org, type) "
+        "| rebuild, peak MB | state p50 / p95 | /api/timeline p95 (first, next, year, org, type) "
         "| worker MB: peak (own) | database MB | bytes/event |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -318,10 +327,10 @@ def report(rows: list[dict], args: argparse.Namespace) -> str:
             if "import_s" in r
             else "kept from an earlier run | - | -"
         )
+        rebuilt = f"{r['rebuild_s']:.1f} s, {r['rebuild_mb']}" if "rebuild_s" in r else "not run"
         lines.append(
             f"| {r['backend']} | {r['size']:,} | {r['organisations']:,} | {imported} "
-            f"| {r['rebuild_s']:.1f} s "
-            f"| {r['states']['p50']:.2f} / {r['states']['p95']:.2f} ms ({r['states']['n']}) "
+            f"| {rebuilt} | {r['states']['p50']:.2f} / {r['states']['p95']:.2f} ms ({r['states']['n']}) "
             f"| {p95s} ms | {', '.join(map(str, r['workers_mb']))} | {total / 2**20:,.0f} "
             f"| {total / r['size']:,.0f} |"
         )
@@ -347,6 +356,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--no-rebuild", action="store_true", help="skip the rebuild")
     parser.add_argument(
         "--reuse", action="store_true", help="use a database kept by --keep (no import)"
     )
