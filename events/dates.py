@@ -1,9 +1,10 @@
 """Historical dates at their real precision: EDTF level 0 and all of level 1 (CONTRACT.md §1).
 
-The `edtf` package reads each side of a date; this module decides which forms the service
-accepts and what they mean. A date has two *sides* (a plain date is both of them; an interval
-`A/B` has `A` and `B`, either of which may be an open `..` or unknown empty end) and a *range*,
-the first to the last day it can mean, unbounded (None) on the side of an open or unknown end.
+This module reads each side of a date and decides which forms the service accepts and what
+they mean (the `edtf` package's grammar accepts each of them too: see tests/unit/test_dates.py).
+A date has two *sides* (a plain date is both of them; an interval `A/B` has `A` and `B`, either
+of which may be an open `..` or unknown empty end) and a *range*, the first to the last day it
+can mean, unbounded (None) on the side of an open or unknown end.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
-
-import edtf
 
 Precision = Literal["day", "month", "season", "year", "decade", "century"]
 
@@ -133,8 +132,7 @@ class EDTFDate:
         """Read an EDTF date, or raise InvalidDate saying what is wrong and what is allowed.
 
         A date is a value: the same text always reads the same, so each text is read once per
-        process (the `edtf` package's grammar takes milliseconds a side, and every state and
-        page reads the dates of the events it shows)."""
+        process (every state and page reads the dates of the events it shows)."""
         if not isinstance(text, str):
             raise InvalidDate(f"must be a date written as text; {ALLOWED}")
         return _read(text)
@@ -260,18 +258,10 @@ def _side(whole: str, text: str) -> Side:
         year, days = int(year_text), calendar.monthrange(int(year_text), month)[1]
         if not 1 <= int(day_text) <= days:
             raise _refuse(whole, f"is not a real date: {_MONTHS[month - 1]} {year} has {days} days")
-    if year_text.isdigit() and (month is None or month <= 12) and day_text != "XX":
-        # Level 0 (a year, a month or a day, checked above to be real): the grammar of the
-        # `edtf` package, milliseconds a side, would say nothing more.
-        return _calendar_side(text, year_text, month, day_text, qualifier)
-    try:  # the parser raises more than its own error on some inputs
-        parsed = edtf.parse_edtf(text[: len(text) - len(qualifier)])
-    except Exception:
-        raise _refuse(whole, "is not an EDTF date") from None
-    if isinstance(parsed, (edtf.Level2Season, edtf.PartialUnspecified, edtf.LongYear)):
-        raise _refuse(whole, "is not a date of a form the service accepts")
-    if isinstance(parsed, edtf.Season):
-        return _season(whole, text, int(year_text), month or 0, qualifier)
+    if month is not None and month > 12:
+        return _season(whole, text, int(year_text), month, qualifier)
+    # Every form left passed the checks above, which is all the `edtf` package's grammar
+    # (milliseconds a side) would say of it: tests/unit/test_dates.py holds them to it.
     return _calendar_side(text, year_text, month, day_text, qualifier)
 
 

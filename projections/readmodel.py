@@ -13,7 +13,8 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -37,7 +38,6 @@ from projections.tables import (
     facts,
     metadata,
     micros,
-    organisations,
     search_documents,
     shapes,
 )
@@ -132,6 +132,7 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         super().__init__(datastore, tracking_table_name=tracking_table_name)
         self.upstream = upstream
         self._stale_statistics = False
+        self._statistics_deferred = False
 
     def create_table(self) -> None:
         """Create the read model and tracking tables, and the tracking row they lock."""
@@ -188,6 +189,8 @@ class ReadModel(SQLAlchemyTrackingRecorder):
     def refresh_statistics(self) -> None:
         """After a bulk load, let PostgreSQL's planner see the read model's new size (autovacuum
         would, but only later; until then it plans as if the tables were empty)."""
+        if self._statistics_deferred:
+            return
         engine = self.datastore.engine
         stale, self._stale_statistics = self._stale_statistics, False
         if not stale or not isinstance(engine, Engine) or engine.dialect.name != "postgresql":
@@ -195,6 +198,18 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         with engine.connect() as conn:
             conn.execute(text("ANALYZE " + ", ".join(t.name for t in READ_MODEL_TABLES)))
             conn.commit()
+
+    @contextmanager
+    def statistics_deferred(self) -> Iterator[None]:
+        """Refresh the planner's statistics once, after the block, instead of after each
+        bulk save within it: an import's saves share one transaction, whose rows ANALYZE
+        sees only once it commits (and at a million rows each ANALYZE reads its sample)."""
+        self._statistics_deferred = True
+        try:
+            yield
+        finally:
+            self._statistics_deferred = False
+        self.refresh_statistics()
 
     def rebuild(self, source: NotificationSource, decoder: EventDecoder) -> int:
         """Empty the read model and apply the whole log again, in one transaction."""
@@ -283,6 +298,7 @@ class _Writer:
         self.facets: set[tuple[str, str, str]] = set()
         self.streams: dict[str, tuple[int, int]] = {}
         self.search: list[dict[str, Any]] = []
+        self.buffered: set[str] = set()
 
     def apply(self, record: EventRecord) -> None:
         """Add the rows one recorded event brings, and amend the rows it amends."""
@@ -290,7 +306,8 @@ class _Writer:
         known = self.streams.get(record.organisation, (record.version, tx))
         self.streams[record.organisation] = (max(known[0], record.version), min(known[1], tx))
         if record.is_amendment:
-            self.flush()
+            if record.data["event_id"] in self.buffered:  # its rows must be there to amend
+                self.flush()
             self._amend(record, tx)
         self._add(EventView(record, record.occurred_on, record.data), tx)
 
@@ -298,6 +315,7 @@ class _Writer:
         record = view.record
         when = view.when
         group, day = view.sort_key()[:2]
+        self.buffered.add(record.id)
         self.versions.append(
             {
                 "organisation": record.organisation,
@@ -398,12 +416,15 @@ class _Writer:
             self._run(_NEW_FACET, rows)
         if self.search:
             self._run(_insert_sql(search_documents.name, self.search[0]), self.search)
-        for organisation, (version, first_tx) in self.streams.items():
-            stream = {"organisation": organisation, "version": version, "first_recorded": first_tx}
-            if self._run(_STREAM_VERSION, stream).rowcount == 0:
-                self._run(_insert_sql(organisations.name, stream), stream)
+        if self.streams:  # one statement for all of them: an import touches thousands
+            streams = sorted(self.streams.items())
+            versions = [
+                {"organisation": o, "version": v, "first_recorded": t} for o, (v, t) in streams
+            ]
+            self._run(_STREAM_VERSION, versions)
         self.versions, self.facts, self.facets, self.streams = [], [], set(), {}
         self.search = []
+        self.buffered = set()
 
     def _run(self, sql: str, params: Any) -> Executed:
         return driver_execute(self.conn, sql, params)
@@ -429,7 +450,9 @@ _NEW_SHAPE = (
 )
 _LOCK_SHAPE = "UPDATE tl_read_model_shape SET shape = shape WHERE name = :name"
 _STREAM_VERSION = (
-    "UPDATE tl_organisations SET version = :version WHERE organisation = :organisation"
+    "INSERT INTO tl_organisations (organisation, version, first_recorded) "
+    "VALUES (:organisation, :version, :first_recorded) "
+    "ON CONFLICT (organisation) DO UPDATE SET version = excluded.version"
 )
 
 

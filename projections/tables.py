@@ -105,6 +105,8 @@ event_versions = Table(
     Index("tl_events_straddling", "organisation", "precision", "sort_day", "last_day"),
     Index("tl_events_event_id", "event_id", "tx_to"),
     Index("tl_events_org_recorded", "organisation", "position"),
+    Index("tl_events_type_order", "type", "sort_group", "sort_day", "position"),
+    Index("tl_events_long", "precision", "last_day", "sort_day"),
 )
 """One row per version of each event: the original, and one more per correction. `sort_day`
 is the day the event sorts by (the first day of its range, or the last when the range has

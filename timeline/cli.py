@@ -97,11 +97,21 @@ def import_(file: TextIO, file_format: str) -> None:
     if file_format == "popolo":
         _import_popolo(file)
         return
-    lines = file.read().splitlines()
-    with _services() as services, _progress(len(lines), "checking") as advance:
+    lines = (line.rstrip("\n") for line in file)  # read as imported: a file of any size
+    with _services() as services, _progress(_line_count(file), "importing") as advance:
         report = services.commands.import_lines(lines, progress=advance)
     log.info("imported %d events, skipped %d already stored", report.imported, report.skipped)
     _print_json({"imported": report.imported, "skipped": report.skipped})
+
+
+def _line_count(file: TextIO) -> int:
+    """The file's number of lines, for a progress bar on a terminal (0 if it cannot be read
+    twice, or no one sees the bar)."""
+    if not sys.stderr.isatty() or not file.seekable():
+        return 0
+    count = sum(1 for _ in file)
+    file.seek(0)
+    return count
 
 
 @contextmanager

@@ -9,17 +9,13 @@ from importlib import resources
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.persistence import IntegrityError
-
-from events.errors import InvalidEvent
 from events.validation import SLUG, EventDraft, parse_event
-from projections.listing import stored_ids
 from timeline.application import Timeline
 from timeline.errors import ImportRejected
+from timeline.importing import CLI_WRITER, Importer
 from timeline.writer import Append, Appended, IfMatch, Writer, check_organisation_id
 
 Json = dict[str, Any]
-CLI_WRITER = "cli"
 STORED_FIELDS = ("id", "organisation", "version", "recorded_at", "recorded_by", "status")
 """Fields of an exported event that import ignores (or, for `id`, keeps aside)."""
 EXPORT_EXTRAS = ("amendment", "original")
@@ -65,36 +61,10 @@ class Commands:
     def import_lines(
         self, lines: Iterable[str], *, progress: Callable[[int], None] | None = None
     ) -> ImportReport:
-        """Import JSON Lines of events, all or nothing; events whose id is stored are skipped."""
-        items = list(_read_import(lines, progress))
-        with self.writer.turn():
-            with self.app.engine.connect() as conn:
-                already = stored_ids(conn, [event_id for _, _, event_id, _ in items])
-            wanted = [org for _, org, event_id, _ in items if event_id not in already]
-            with self.writer.recording(wanted) as streams:
-                recorded = []
-                for line, organisation, event_id, payload in items:
-                    if event_id in already:
-                        continue
-                    already.add(event_id)
-                    try:
-                        draft = parse_event(payload)
-                        recorded.append(
-                            streams[organisation].record(
-                                draft, event_id=UUID(event_id), recorded_by=CLI_WRITER
-                            )
-                        )
-                    except InvalidEvent as error:
-                        raise ImportRejected(line, str(error)) from None
-                # Saving the events themselves, not the streams, keeps the file's recording
-                # order across organisations; one save is one transaction: all or nothing.
-                try:
-                    self.writer.save(recorded)
-                except IntegrityError:
-                    raise ImportRejected(
-                        0, "another writer appended to one of these organisations meanwhile"
-                    ) from None
-        return ImportReport(len(recorded), len(items) - len(recorded))
+        """Import JSON Lines of events, all or nothing; events whose id is stored are skipped
+        (one transaction, saved a batch at a time: see `timeline.importing`)."""
+        importer = Importer(self.app, self.writer)
+        return ImportReport(*importer.run(_read_import(lines, progress)))
 
     def seed(self) -> ImportReport:
         """Load the CICOPA history shipped with the service (a second run adds nothing)."""

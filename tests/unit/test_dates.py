@@ -663,3 +663,35 @@ def test_the_documented_pattern_admits_every_accepted_form(text: str) -> None:
 @pytest.mark.parametrize("text", LOC_LEVEL_2 + LOC_REFUSED_BY_THE_CONTRACT + ["../..", "/"])
 def test_the_documented_pattern_refuses_level_2_and_dates_without_a_side(text: str) -> None:
     assert re.fullmatch(OCCURRED_ON_PATTERN, text) is None
+
+
+LEVEL_1_SIDES = [
+    *(f"{year}-{season}" for year in ("0001", "0999", "1900", "9998") for season in range(21, 25)),
+    *[
+        "000X",
+        "001X",
+        "199X",
+        "999X",
+        "00XX",
+        "19XX",
+        "99XX",
+        "2017-XX",
+        "0001-XX",
+        "9999-XX",
+        "2016-02-XX",
+    ],
+    *["0001-12-XX", "2017-XX-XX", "0001-XX-XX", "9999-XX-XX"],
+]
+
+
+@pytest.mark.parametrize("text", LEVEL_1_SIDES)
+def test_the_level_1_sides_the_service_reads_itself_are_ones_the_edtf_grammar_accepts(
+    text: str,
+) -> None:
+    import edtf
+
+    parsed = edtf.parse_edtf(text)
+
+    assert isinstance(parsed, (edtf.Season, edtf.Unspecified))
+    assert not isinstance(parsed, (edtf.Level2Season, edtf.PartialUnspecified, edtf.LongYear))
+    assert EDTFDate.parse(text).first_day is not None
