@@ -35,10 +35,16 @@ from timeline.tables import idempotency_keys
 
 def engine_options(config: Config) -> dict[str, Any]:
     """How the engine connects and pools: a busy timeout for SQLite, a sized pool otherwise
-    (TimelineFactory also maps each SQLite connection's file: see `_map_sqlite`)."""
+    (TimelineFactory also maps each SQLite connection's file: see `_map_sqlite`).
+
+    psycopg prepares no statements here (`prepare_threshold=None`): it drops every prepared
+    statement of a connection when a transaction on it rolls back (each read does), so
+    they were prepared afresh again and again, and dropped with a `DEALLOCATE ALL` round
+    trip on the connection's next use."""
     if config.is_sqlite:
         return {"connect_args": {"timeout": config.sqlite_busy_timeout}}
     return {
+        "connect_args": {"prepare_threshold": None},
         "pool_size": config.pool_size,
         "max_overflow": config.max_overflow,
         "pool_timeout": config.pool_timeout,
