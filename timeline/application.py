@@ -96,9 +96,8 @@ class Timeline(Application[UUID]):
         read_model = self.timeline_recorder.read_model
         if read_model is None:
             return {}
-        with self.engine.connect() as conn:
-            # One statement, outside a transaction: no BEGIN or ROLLBACK round trips.
-            return read_model.versions(conn.execution_options(isolation_level="AUTOCOMMIT"), slugs)
+        with self.timeline_recorder.turns.reading() as conn:
+            return read_model.versions(conn, slugs)
 
     def _current(self, slug: str, version: int | None) -> Organisation:
         """The cached stream if it is at `version`, else the stream read from the log."""

@@ -123,6 +123,23 @@ class WriterTurns:
                 if self._held == 0:
                     self._hand_on()
 
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection to read on outside a transaction: while this thread holds the turn on
+        PostgreSQL, the one its lock is held on (no checkout, no ping: one round trip a
+        statement), else one from the pool (in autocommit on PostgreSQL; SQLite's driver
+        begins no transaction for a read)."""
+        if self._lock.acquire(blocking=False):  # held by this thread, or by none
+            try:
+                if self._held and self._locker is not None:
+                    yield self._locker
+                    return
+            finally:
+                self._lock.release()
+        assert self.engine is not None
+        with self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT") if self.postgres else conn
+
     def _take(self) -> None:
         """Wait for the turn: the flock, or the advisory lock."""
         if self.sqlite_path is not None:
