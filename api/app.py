@@ -14,12 +14,14 @@ from flask import Flask, Response, send_from_directory
 from flask_smorest import Api
 from jinja2 import StrictUndefined
 
-from api import ops, pages, resources
+from api import exports, following, forms, ops, pages, resources, search_page
 from api.errors import PROBLEM_JSON, register_error_handlers
 from api.observability import register_observability
 from api.resources import MAX_BODY
 from api.schemas import DATA_SCHEMAS, ProblemOut
 from api.security import register_security
+from api.sessions import register_sessions
+from api.standbys import register_standby_reads
 from timeline.bootstrap import Services
 
 
@@ -76,16 +78,22 @@ def create_app(services: Services) -> Flask:
     app.extensions["timeline"] = services
     register_observability(app)
     register_security(app)
+    register_sessions(app, services)
     api = TimelineApi(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})
     for schema in DATA_SCHEMAS.values():
         schema_cls = resolve_schema_cls(schema)
         assert isinstance(schema_cls, type)  # one schema each, never a list
         api.spec.components.schema(schema_cls.__name__, schema=schema)
     api.register_blueprint(resources.blp)
+    api.register_blueprint(exports.blp)
+    api.register_blueprint(following.blp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(forms.bp)
+    app.register_blueprint(search_page.bp)
     app.add_url_rule("/api/docs/assets/<path:filename>", "docs_assets", _docs_asset)
     register_error_handlers(app)  # after Api(app): replaces flask-smorest's JSON error handler
+    register_standby_reads(app)
     return app
 
 

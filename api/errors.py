@@ -32,6 +32,7 @@ from timeline.errors import (
     NotAuthenticated,
     TooMuchContention,
 )
+from timeline.standbys import InvalidPosition
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("timeline.api")
@@ -47,6 +48,7 @@ DOMAIN_STATUS: dict[type[DomainError], tuple[int, str]] = {
     VersionMismatch: (412, "version-mismatch"),
     NotAuthenticated: (401, "not-authenticated"),
     TooMuchContention: (409, "too-much-contention"),
+    InvalidPosition: (400, "invalid-position"),
 }
 """Each refusal's HTTP status and the last part of its problem type."""
 
@@ -61,6 +63,7 @@ TITLES = {
     "version-mismatch": "The organisation is not at the expected version",
     "not-authenticated": "A valid bearer token is needed",
     "too-much-contention": "Too many concurrent writes; try again",
+    "invalid-position": "The Timeline-Position is not a position this service gives",
 }
 
 

@@ -122,6 +122,33 @@ class ReadModelLag:
         yield lag
 
 
+class StandbyStates:
+    """A collector for each standby's state as this process last checked it."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """Whether each standby answers (1 up or lagging, 0 down), and its replay lag."""
+        up = GaugeMetricFamily(
+            "timeline_standby_up", "1 while the standby answers (up or lagging)", labels=["standby"]
+        )
+        lag = GaugeMetricFamily(
+            "timeline_standby_replay_lag_seconds",
+            "How far the standby's replay is behind the primary (absent while down)",
+            labels=["standby"],
+        )
+        serving = GaugeMetricFamily(
+            "timeline_standby_serving", "1 while reads go to the standby (up)", labels=["standby"]
+        )
+        for status in self.services.reads.statuses():
+            up.add_metric([status.name], float(status.state != "down"))
+            serving.add_metric([status.name], float(status.state == "up"))
+            if status.lag_seconds is not None:
+                lag.add_metric([status.name], status.lag_seconds)
+        yield from (up, lag, serving)
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus' text format: requests, latencies, appends, and the read model's lag."""
@@ -133,6 +160,8 @@ def metrics() -> Response:
         registry = REGISTRY
     lag = CollectorRegistry()
     lag.register(ReadModelLag(services))
+    if services.reads.enabled:
+        lag.register(StandbyStates(services))
     body = generate_latest(registry) + generate_latest(lag)
     return Response(body, mimetype="text/plain; version=0.0.4")
 

@@ -12,9 +12,15 @@ bp = Blueprint("ops", __name__)
 @bp.get("/healthz")
 def healthz() -> Response:
     """200 when the database answers and the read model has caught up with the log found at
-    startup; 503 otherwise."""
+    startup; 503 otherwise. With standbys, their states (a standby down leaves it 200)."""
     services: Services = current_app.extensions["timeline"]
     healthy = services.is_healthy()
-    response = jsonify({"status": "ok" if healthy else "unavailable"})
+    body: dict[str, object] = {"status": "ok" if healthy else "unavailable"}
+    if services.reads.enabled:  # each standby as last checked; reads skip those not up
+        body["standbys"] = [
+            {"name": s.name, "state": s.state, "lag_seconds": s.lag_seconds}
+            for s in services.reads.statuses()
+        ]
+    response = jsonify(body)
     response.status_code = 200 if healthy else 503
     return response

@@ -145,6 +145,10 @@ def timeline(org: str) -> tuple[str, int]:
         filtered=bool(chosen or start or end),
         problem=problem,
         now_year=today().year,
+        first_year=min(
+            (EDTFDate.parse(e["occurred_on"]).year for e in everything if e.get("occurred_on")),
+            default=today().year,
+        ),
     ), status
 
 

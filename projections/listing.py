@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import Connection
@@ -46,28 +46,52 @@ def _visible(flt: EventFilter) -> str:
     return f"(e.tx_from <= :known AND (e.tx_to > :known OR {retracted}))"
 
 
+class Selection(Protocol):
+    """Which organisations, types and period a list or a search holds."""
+
+    @property
+    def organisations(self) -> Sequence[str] | None: ...  # pragma: no cover
+    @property
+    def types(self) -> Sequence[str] | None: ...  # pragma: no cover
+    @property
+    def start(self) -> date | None: ...  # pragma: no cover
+    @property
+    def end(self) -> date | None: ...  # pragma: no cover
+
+
+def selection(alias: str, flt: Selection) -> tuple[list[str], dict[str, Any]]:
+    """SQL conditions on the rows of `alias` (with the columns of `tl_events` that say where an
+    event is and when it happened) for the organisations, types and period of `flt`."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if flt.organisations is not None:
+        where.append(f"{alias}.organisation IN :orgs")
+        params["orgs"] = list(flt.organisations)
+    if flt.types is not None:
+        where.append(f"{alias}.type IN :types")
+        params["types"] = list(flt.types)
+    if flt.start is not None or flt.end is not None:
+        where.append(f"{alias}.sort_group = 0")
+    # A range overlaps the period when it ends on or after its first day and starts on or
+    # before its last; an unbounded side overlaps everything on that side (an unbounded last
+    # day is stored after every day; a range with no first day sorts by its last).
+    if flt.start is not None:
+        where.append(f"{alias}.last_day >= :start")
+        params["start"] = flt.start.toordinal()
+    if flt.end is not None:
+        where.append(f"({alias}.sort_day <= :end OR {alias}.precision = {OPEN_START})")
+        params["end"] = flt.end.toordinal()
+    return where, params
+
+
 def _conditions(flt: EventFilter, after: SortKey | None) -> tuple[list[str], dict[str, Any]]:
     where: list[str] = [_visible(flt)]
     params: dict[str, Any] = {}
     if flt.known_at is not None:
         params["known"] = micros(flt.known_at)
-    if flt.organisations is not None:
-        where.append("e.organisation IN :orgs")
-        params["orgs"] = list(flt.organisations)
-    if flt.types is not None:
-        where.append("e.type IN :types")
-        params["types"] = list(flt.types)
-    if flt.start is not None or flt.end is not None:
-        where.append("e.sort_group = 0")
-    # A range overlaps the period when it ends on or after its first day and starts on or
-    # before its last; an unbounded side overlaps everything on that side (an unbounded last
-    # day is stored after every day; a range with no first day sorts by its last).
-    if flt.start is not None:
-        where.append("e.last_day >= :start")
-        params["start"] = flt.start.toordinal()
-    if flt.end is not None:
-        where.append(f"(e.sort_day <= :end OR e.precision = {OPEN_START})")
-        params["end"] = flt.end.toordinal()
+    selected, selected_params = selection("e", flt)
+    where += selected
+    params.update(selected_params)
     if after is not None:
         where.append(
             "(e.sort_group > :ag OR (e.sort_group = :ag AND "

@@ -26,9 +26,11 @@ from sqlalchemy import Connection, Engine, delete, exc, inspect, select, text, u
 from events.organisation import OrganisationEvent
 from projections.facts import ATTESTATION, CHANGE, FACTS_VERSION, facts_of
 from projections.records import EventRecord, EventView, corrected
+from projections.search import search_text
 from projections.tables import (
     OPEN,
     READ_MODEL_TABLES,
+    SEARCH_INDEX_DDL,
     date_shape,
     day_number,
     event_versions,
@@ -36,6 +38,7 @@ from projections.tables import (
     metadata,
     micros,
     organisations,
+    search_documents,
     shapes,
 )
 
@@ -49,7 +52,7 @@ BULK = 1000
 def _shape() -> str:
     """A fingerprint of the read model's tables (columns, types, indexes) and of the facts
     written into them: any change to either makes existing rows unfit to answer from."""
-    parts = [f"facts {FACTS_VERSION}"]
+    parts = [f"facts {FACTS_VERSION}", *(sql for ddl in SEARCH_INDEX_DDL.values() for sql in ddl)]
     for table in READ_MODEL_TABLES:
         parts.append(f"table {table.name}")
         parts += [f"{c.name} {c.type} {c.nullable}" for c in table.columns]
@@ -291,6 +294,7 @@ class _Writer:
         self.facts: list[dict[str, Any]] = []
         self.facets: set[tuple[str, str, str]] = set()
         self.streams: dict[str, tuple[int, int]] = {}
+        self.search: list[dict[str, Any]] = []
 
     def apply(self, record: EventRecord) -> None:
         """Add the rows one recorded event brings, and amend the rows it amends."""
@@ -322,6 +326,14 @@ class _Writer:
                 "body": json.dumps(view.to_json(), ensure_ascii=False),
             }
         )
+        if not record.is_amendment:  # found by their targets, which show the amended text
+            self.search.append(
+                {
+                    **{k: self.versions[-1][k] for k in _SEARCH_KEYS},
+                    "event_id": record.id,
+                    "content": search_text(view),
+                }
+            )
         if when is None:
             return
         sources = json.dumps(record.sources, ensure_ascii=False)
@@ -374,6 +386,7 @@ class _Writer:
             .where(facts.c.event_id == target_id, facts.c.tx_to == OPEN)
             .values(tx_to=tx)
         )
+        self.conn.execute(delete(search_documents).where(search_documents.c.event_id == target_id))
         if amendment.type == "corrected":
             self._add(corrected(self._original(target_id, current.position), amendment), tx)
 
@@ -395,15 +408,29 @@ class _Writer:
         if self.facets:
             rows = [{"organisation": o, "facet": f, "key": k} for o, f, k in sorted(self.facets)]
             self._run(_NEW_FACET, rows)
+        if self.search:
+            self._run(_insert_sql(search_documents.name, self.search[0]), self.search)
         for organisation, (version, first_tx) in self.streams.items():
             stream = {"organisation": organisation, "version": version, "first_recorded": first_tx}
             if self._run(_STREAM_VERSION, stream).rowcount == 0:
                 self._run(_insert_sql(organisations.name, stream), stream)
         self.versions, self.facts, self.facets, self.streams = [], [], set(), {}
+        self.search = []
 
     def _run(self, sql: str, params: Any) -> Executed:
         return driver_execute(self.conn, sql, params)
 
+
+_SEARCH_KEYS = (
+    "organisation",
+    "position",
+    "type",
+    "sort_group",
+    "sort_day",
+    "last_day",
+    "precision",
+)
+"""The columns a search row shares with its event version's row (its filters)."""
 
 _NEW_FACET = (
     "INSERT INTO tl_facets (organisation, facet, key) VALUES (:organisation, :facet, :key) "

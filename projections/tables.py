@@ -11,8 +11,20 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+)
 
 from events.dates import EDTFDate
 
@@ -92,6 +104,7 @@ event_versions = Table(
     Index("tl_events_org_last_day", "organisation", "last_day"),
     Index("tl_events_straddling", "organisation", "precision", "sort_day", "last_day"),
     Index("tl_events_event_id", "event_id", "tx_to"),
+    Index("tl_events_org_recorded", "organisation", "position"),
 )
 """One row per version of each event: the original, and one more per correction. `sort_day`
 is the day the event sorts by (the first day of its range, or the last when the range has
@@ -148,7 +161,64 @@ organisations = Table(
 )
 """Each organisation with events, its stream version, and when its first event was recorded."""
 
-READ_MODEL_TABLES = (event_versions, facts, facets, organisations)
+search_documents = Table(
+    "tl_search",
+    metadata,
+    Column("doc_id", Integer, primary_key=True, autoincrement=True),
+    Column("organisation", String(64), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("sort_group", Integer, nullable=False),
+    Column("sort_day", Integer, nullable=False),
+    Column("last_day", Integer),
+    Column("precision", Integer),
+    Column("content", Text, nullable=False),
+    Index("tl_search_event_id", "event_id"),
+)
+"""The text of each event as it counts now (see `projections.search`): one row per event that
+is not retracted, holding its corrected text once corrected. The full-text index over
+`content` is the database's own, made with the table (`SEARCH_INDEX_DDL`)."""
+
+SEARCH_INDEX_DDL = {
+    "sqlite": (
+        "DROP TABLE IF EXISTS tl_search_fts",
+        "CREATE VIRTUAL TABLE tl_search_fts USING fts5(content, content='tl_search', "
+        "content_rowid='doc_id', tokenize='porter unicode61')",
+        "CREATE TRIGGER tl_search_added AFTER INSERT ON tl_search BEGIN "
+        "INSERT INTO tl_search_fts(rowid, content) VALUES (new.doc_id, new.content); END",
+        "CREATE TRIGGER tl_search_removed AFTER DELETE ON tl_search BEGIN "
+        "INSERT INTO tl_search_fts(tl_search_fts, rowid, content) "
+        "VALUES ('delete', old.doc_id, old.content); END",
+    ),
+    "postgresql": (
+        "ALTER TABLE tl_search ADD COLUMN tsv tsvector GENERATED ALWAYS AS "
+        "(to_tsvector('english'::regconfig, translate(content, '<>', '  '))) STORED",
+        "CREATE INDEX tl_search_tsv ON tl_search USING gin (tsv)",
+    ),
+}
+"""The full-text index of `tl_search`, made with it: an FTS5 table with the porter stemmer
+kept by triggers (SQLite), a stored `tsvector` in the english configuration with a GIN index
+(PostgreSQL; its parser would take `<word>` for a tag and leave the word out). Part of the
+read model's shape."""
+
+
+def _index_search(_table: Table, conn: Connection, **_: Any) -> None:
+    """Make the full-text index of `tl_search`, just made (SQLAlchemy's after_create)."""
+    for sql in SEARCH_INDEX_DDL.get(conn.dialect.name, ()):
+        conn.exec_driver_sql(sql)
+
+
+def _drop_search_index(_table: Table, conn: Connection, **_: Any) -> None:
+    """Drop the FTS5 table of `tl_search`, just dropped (SQLAlchemy's after_drop)."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("DROP TABLE IF EXISTS tl_search_fts")
+
+
+event.listen(search_documents, "after_create", _index_search)
+event.listen(search_documents, "after_drop", _drop_search_index)
+
+READ_MODEL_TABLES = (event_versions, facts, facets, organisations, search_documents)
 
 shapes = Table(
     "tl_read_model_shape",

@@ -15,7 +15,9 @@ from projections.readmodel import ReadModel
 from timeline.application import Timeline
 from timeline.commands import Commands
 from timeline.config import Config
+from timeline.persistence import engine_options
 from timeline.queries import Cursors, Queries
+from timeline.standbys import Reads
 from timeline.tables import create_or_upgrade, settings
 from timeline.tokens import Tokens
 
@@ -33,6 +35,8 @@ class Services:
     commands: Commands
     queries: Queries
     tokens: Tokens
+    reads: Reads
+    """Where reads go: the primary, or the standbys of TIMELINE_READ_DATABASE_URLS."""
     startup_position: int = field(default=0)
     """The last notification in the log when the service started: /healthz waits for it."""
 
@@ -64,6 +68,7 @@ class Services:
 
     def close(self) -> None:
         """Release the database connections."""
+        self.reads.close()
         self.app.close()
 
 
@@ -105,13 +110,21 @@ def build(config: Config | None = None, *, create: bool = True) -> Services:
         except (exc.IntegrityError, exc.ProgrammingError, LibraryIntegrityError):
             create_tables(app, read_model)  # another process was creating them at once
     app.timeline_recorder.follow_with(read_model, app.mapper)
+    reads = Reads.from_urls(
+        app.engine,
+        config.read_database_urls,
+        engine_options(config),
+        max_lag=config.standby_max_lag,
+        interval=config.standby_check_interval,
+    )
     services = Services(
         config=config,
         app=app,
         read_model=read_model,
         commands=Commands(app),
-        queries=Queries(app, Cursors(_cursor_key(app.engine))),
+        queries=Queries(app, Cursors(_cursor_key(app.engine)), reads),
         tokens=Tokens(app.engine),
+        reads=reads,
     )
     services.catch_up()
     services.startup_position = app.recorder.max_notification_id() or 0

@@ -17,6 +17,7 @@ from sqlalchemy import exc
 from events.errors import DomainError
 from timeline.bootstrap import Services, build
 from timeline.config import Config
+from timeline.exports.service import Exports
 from timeline.keys import IdempotencyKeys
 from timeline.tokens import token_id_of
 
@@ -70,15 +71,32 @@ def seed() -> None:
     _print_json({"imported": report.imported, "skipped": report.skipped})
 
 
+def _format_option(described: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The `--format jsonl|popolo` option of import and export."""
+    return click.option(
+        "--format",
+        "file_format",
+        type=click.Choice(["jsonl", "popolo"]),
+        default="jsonl",
+        show_default=True,
+        help=described,
+    )
+
+
 @main.command(name="import")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-def import_(file: TextIO) -> None:
+@_format_option("jsonl: events as `timeline export` writes them; popolo: a Popolo JSON file.")
+def import_(file: TextIO, file_format: str) -> None:
     """Import events from FILE (JSON Lines, as `timeline export` writes; - for stdin).
 
     Each line's `id` is kept and an event whose id is already stored is skipped; `version`,
     `recorded_at`, `recorded_by` and `status` are ignored. Nothing of the file is written if
-    any line is bad.
+    any line is bad. With `--format popolo`, FILE is a Popolo JSON document: its
+    organizations, persons and memberships become events that cite the file.
     """
+    if file_format == "popolo":
+        _import_popolo(file)
+        return
     lines = file.read().splitlines()
     with _services() as services, _progress(len(lines), "checking") as advance:
         report = services.commands.import_lines(lines, progress=advance)
@@ -96,14 +114,40 @@ def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
         yield bar.update
 
 
+def _import_popolo(file: TextIO) -> None:
+    text, name = file.read(), os.path.basename(file.name)
+    with _services() as services:
+        report = Exports(services.queries, services.commands).import_popolo(text, name)
+    log.info("imported %d events, skipped %d already stored", report.imported, report.skipped)
+    _print_json({"imported": report.imported, "skipped": report.skipped})
+
+
 @main.command()
 @click.option("--org", "organisation", help="Export only this organisation's events.")
-def export(organisation: str | None) -> None:
+@_format_option(
+    "jsonl: every stored event; popolo: one Popolo JSON document of every organisation "
+    "(or of --org)."
+)
+@click.option(
+    "--base-url",
+    default="http://127.0.0.1:8000/",
+    show_default=True,
+    help="With --format popolo: where the service is served, for links to its citations of "
+    "sources that have no URL of their own.",
+)
+def export(organisation: str | None, file_format: str, base_url: str) -> None:
     """Write every stored event as JSON Lines, in recording order.
 
     Retracted events, retractions and corrections are included; a corrected event shows its
-    corrected fields and, under `original`, what was first recorded.
+    corrected fields and, under `original`, what was first recorded. With `--format popolo`,
+    write the organisations, their people, posts and memberships as one Popolo document.
     """
+    if file_format == "popolo":
+        with _services() as services:
+            chosen = None if organisation is None else [organisation]
+            base = base_url if base_url.endswith("/") else f"{base_url}/"
+            _print_json(Exports(services.queries).popolo(chosen, base))
+        return
     with _services() as services:
         for body in services.queries.export(organisation):
             click.echo(json.dumps(body, ensure_ascii=False))

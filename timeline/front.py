@@ -26,8 +26,9 @@ What a connection may do:
 - use no transfer coding but `chunked` alone (`gzip, chunked` is 501: h11 decodes no other).
 - read its answer within `timeout`, or be closed.
 
-Answers are buffered whole in the thread that runs the app, then written by the loop: no
-response of the service streams.
+Answers are buffered whole in the thread that runs the app, then written by the loop. The one
+exception is `GET /api/stream`, which never reaches a thread: `timeline.stream` serves it on
+the loop until the client goes (or the worker stops).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import h11
+
+from timeline.stream import Streams
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -242,9 +245,15 @@ class Front:
     """Serves the connections of one listening socket in this process with one WSGI app."""
 
     def __init__(
-        self, app: WsgiApp, limits: Limits, threads: int, multiprocess: bool = True
+        self,
+        app: WsgiApp,
+        limits: Limits,
+        threads: int,
+        multiprocess: bool = True,
+        streams: Streams | None = None,
     ) -> None:
         self.app = app
+        self.streams = streams
         self.limits = limits
         self.multiprocess = multiprocess
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="request")
@@ -295,6 +304,9 @@ class Front:
                 if not await self.receive(conn, reader, writer, exchange, task, served):
                     break
                 served += 1
+                if self.is_stream(exchange):
+                    await self.stream(reader, writer, exchange, task)
+                    break
                 keep = (
                     self.limits.keepalive > 0
                     and served < self.limits.keepalive_requests
@@ -396,6 +408,42 @@ class Front:
             if name == b"content-length" and int(value) > self.limits.max_body:
                 raise Refusal(413, f"the body may be at most {self.limits.max_body} bytes")
 
+    def is_stream(self, exchange: Exchange) -> bool:
+        """Whether the request is for the live stream, served here rather than by the app."""
+        request = exchange.request
+        assert request is not None
+        return self.streams is not None and self.streams.wants(request.method, request.target)
+
+    async def stream(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        exchange: Exchange,
+        task: asyncio.Task[None],
+    ) -> None:
+        """Serve the live stream on this connection until the client goes; a stop ends it
+        at once, as it ends connections waiting between requests."""
+        request = exchange.request
+        assert request is not None and self.streams is not None
+        exchange.answered = True
+        self.waiting.add(task)
+        try:
+            status = await self.streams.serve(
+                request.method, request.target, exchange.headers, reader, writer
+            )
+        finally:
+            self.waiting.discard(task)
+        access.info(
+            "request",
+            extra={
+                "method": request.method.decode("ascii"),
+                "path": request.target.partition(b"?")[0].decode("latin-1"),
+                "status": status,
+                "duration_ms": round((time.monotonic() - exchange.started) * 1000, 2),
+                "stream": True,
+            },
+        )
+
     async def answer(self, writer: asyncio.StreamWriter, exchange: Exchange, keep: bool) -> None:
         """Have the app answer in a thread, then send its answer (closing if not `keep`)."""
         request = exchange.request
@@ -470,4 +518,5 @@ class Front:
 
 def serve(sock: socket.socket, app: WsgiApp, limits: Limits, threads: int) -> None:
     """Serve `app` on the listening `sock` in this process until SIGTERM or SIGINT."""
-    asyncio.run(Front(app, limits, threads).serve(sock))
+    streams = Streams(timeout=limits.timeout)
+    asyncio.run(Front(app, limits, threads, streams=streams).serve(sock))

@@ -26,14 +26,16 @@ from projections.listing import EventFilter, SortKey, current_bodies, get_event,
 from projections.queries import Asked, StateQueries
 from projections.readmodel import record_of
 from projections.records import EventRecord, Json, resolve
+from projections.search import SearchFilter, query_words, recent_ids, search
 from projections.state import diff_states, state_at
 from timeline.application import Timeline
 from timeline.errors import InvalidArguments, InvalidCursor
-from timeline.persistence import read_snapshot, snapshot_on
+from timeline.standbys import Reads
 from timeline.timelinejs import timelinejs
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 100
+FEED_SIZE = 50
 MAX_LIMIT = 1000
 
 
@@ -186,14 +188,24 @@ class Page:
     next: str | None
 
 
+@dataclass(frozen=True)
+class SearchPage:
+    """A page of search results (`{"event", "snippet"}`) and the next page's cursor."""
+
+    results: list[Json]
+    next: str | None
+
+
 class Queries:
     """Every read the service offers, over the read model."""
 
     STATES_KEPT = 512
 
-    def __init__(self, app: Timeline, cursors: Cursors) -> None:
+    def __init__(self, app: Timeline, cursors: Cursors, reads: Reads | None = None) -> None:
         self.app = app
         self.cursors = cursors
+        self.reads = reads or Reads(app.engine)
+        """Every read of the read model connects through `reads` (a standby or the primary)."""
         self._states: OrderedDict[tuple[Any, ...], Json] = OrderedDict()
         self._states_lock = threading.Lock()
 
@@ -210,7 +222,7 @@ class Queries:
         if not is_slug(organisation):
             raise OrganisationNotFound(organisation)
         question = (organisation, at_end, label, known_at or None)  # echoed as sent
-        with self.app.engine.connect() as conn, snapshot_on(conn) as snapshot:
+        with self.reads.snapshot() as snapshot:
             queries = StateQueries(snapshot)
             key = (*question, queries.log_position())
             found = self._kept(key)
@@ -295,13 +307,86 @@ class Queries:
         # all) and every filter, not the page size.
         query = repr((organisation is None, flt))
         after = self.cursors.decode(cursor, query)
-        with read_snapshot(self.app.engine) as conn:
+        with self.reads.snapshot() as conn:
             if organisation is not None and not StateQueries(conn).has_history(
                 organisation, flt.known_at
             ):
                 raise OrganisationNotFound(organisation)
             events, next_after = list_events(conn, flt, after, page_size)
         return Page(events, self.cursors.encode(next_after, query) if next_after else None)
+
+    def search(
+        self,
+        q: str | None,
+        *,
+        organisations: str | None = None,
+        types: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        limit: str | int | None = None,
+        cursor: str | None = None,
+    ) -> SearchPage:
+        """A page of events whose text matches every word of `q`, ranked best first."""
+        errors: dict[str, str] = {}
+        words = query_words(q or "")
+        if not words:
+            errors["q"] = "must hold at least one word (a letter or a digit)"
+        for check in (
+            lambda: parse_organisations(organisations),
+            lambda: parse_types(types),
+            lambda: parse_period(start, end),
+            lambda: parse_limit(limit),
+        ):
+            try:
+                check()
+            except InvalidArguments as error:
+                errors.update(error.errors)
+        if errors:
+            raise InvalidArguments(errors)
+        first, last = parse_period(start, end)
+        flt = SearchFilter(
+            words, parse_organisations(organisations), parse_types(types), first, last
+        )
+        # A search's cursor holds how many results came before (a rank is no stable key),
+        # and names its query, as the lists' cursors do.
+        query = repr(("search", flt))
+        after = self.cursors.decode(cursor, query)
+        offset = after[2] if after else 0
+        page_size = parse_limit(limit)
+        with self.reads.snapshot() as conn:
+            hits, more = search(conn, flt, offset, page_size)
+        results = [{"event": hit.event, "snippet": hit.snippet} for hit in hits]
+        next_cursor = self.cursors.encode((0, 0, offset + len(hits)), query) if more else None
+        return SearchPage(results, next_cursor)
+
+    def recent(self, organisation: str | None, count: int = FEED_SIZE) -> list[Json]:
+        """The latest `count` events recorded (of one organisation, or of all), newest first,
+        as they stand now: retracted ones, retractions and corrections included."""
+        if organisation is None:
+            ids = self._recent_in_log(count)
+        else:
+            with self.reads.connect() as conn:
+                ids = recent_ids(conn, organisation, count)
+        with self.reads.connect() as conn:
+            bodies = current_bodies(conn, ids)
+        return [bodies[event_id] for event_id in ids if event_id in bodies]
+
+    def _recent_in_log(self, count: int) -> list[str]:
+        """The ids of the log's latest `count` events, newest first, read back from its end."""
+        recorder = self.app.recorder
+        ids: list[str] = []
+        stop = recorder.max_notification_id() or 0
+        while stop >= 1 and len(ids) < count:
+            start = max(1, stop - count + 1)
+            batch = recorder.select_notifications(start, count, stop=stop)
+            events = [self.app.mapper.to_domain_event(n) for n in batch]
+            ids = [str(e.event_id) for e in events if isinstance(e, OrganisationEvent)] + ids
+            stop = start - 1
+        return ids[::-1][:count]
+
+    def log_position(self) -> int:
+        """The position of the latest event recorded (0 before the first)."""
+        return self.app.recorder.max_notification_id() or 0
 
     def all_events(self, organisation: str, **filters: Any) -> Iterator[Json]:
         """Every event a filtered list holds, page after page."""
@@ -316,7 +401,7 @@ class Queries:
     def event(self, organisation: str, event_id: str, known_at: str | None = None) -> Json:
         """One stored event of the organisation."""
         moment = parse_known_at(known_at)
-        with read_snapshot(self.app.engine) as conn:
+        with self.reads.snapshot() as conn:
             found = get_event(conn, organisation, event_id.lower(), moment)
         if found is None:
             raise EventNotFound(organisation, event_id)
@@ -324,24 +409,24 @@ class Queries:
 
     def version(self, organisation: str) -> int:
         """The organisation's stream version (its ETag)."""
-        with self.app.engine.connect() as conn:
+        with self.reads.connect() as conn:
             return StateQueries(conn).version(organisation)
 
     def organisations(self) -> list[Json]:
         """Every organisation with events, with its current name."""
-        with read_snapshot(self.app.engine) as conn:
+        with self.reads.snapshot() as conn:
             return StateQueries(conn).organisations(today())
 
     def people(self) -> list[Json]:
         """Everyone who held an office in any organisation."""
-        with read_snapshot(self.app.engine) as conn:
+        with self.reads.snapshot() as conn:
             return StateQueries(conn).people()
 
     def person(self, person: str) -> Json:
         """A person's positions across organisations, as they count today."""
         found = None
         if is_slug(person):
-            with read_snapshot(self.app.engine) as conn:
+            with self.reads.snapshot() as conn:
                 found = StateQueries(conn).positions(person, today())
         if found is None:
             raise PersonNotFound(person)

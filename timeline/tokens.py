@@ -7,7 +7,7 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -34,6 +34,15 @@ class Identity:
 
     token_id: str
     name: str
+
+
+@dataclass(frozen=True)
+class SessionProof:
+    """What a browser session keeps of its token: the id and the hash of the secret (the
+    value the database holds), so the cookie never carries a usable bearer token."""
+
+    token_id: str
+    secret_sha256: str
 
 
 class UnknownToken(DomainError):
@@ -128,17 +137,34 @@ class Tokens:
 
     def authenticate(self, presented: str) -> Identity | None:
         """The identity a presented token stands for, or None (unknown, wrong or revoked)."""
-        fingerprint = _digest(presented)
-        remembered = self._verified.get(fingerprint)
+        return self._remembered(_digest(presented), lambda: self._check(presented))
+
+    def authenticate_session(self, proof: SessionProof) -> Identity | None:
+        """The identity of a browser session begun with a token (see `session_proof`), or None
+        once the token is revoked: checked and remembered as `authenticate` does."""
+        key = _digest(f"session:{proof.token_id}:{proof.secret_sha256}")
+        return self._remembered(key, lambda: self._check_proof(proof))
+
+    def session_proof(self, presented: str) -> SessionProof | None:
+        """What a browser session keeps of the token it was begun with (its id and its
+        secret's hash, never the token), or None if the token is not a valid one."""
+        identity = self.authenticate(presented)
+        if identity is None:
+            return None
+        return SessionProof(identity.token_id, _digest(presented.split("_", 2)[2]))
+
+    def _remembered(self, key: str, check: Callable[[], Identity | None]) -> Identity | None:
+        """A verified identity for up to `REMEMBER_SECONDS`, else `check` asked again."""
+        remembered = self._verified.get(key)
         if remembered and remembered[1] > time.monotonic():
             return remembered[0]
-        identity = self._check(presented)
+        identity = check()
         if identity is None:
-            self._verified.pop(fingerprint, None)
+            self._verified.pop(key, None)
         else:
             if len(self._verified) > 1024:
                 self._verified.clear()
-            self._verified[fingerprint] = (identity, time.monotonic() + self.REMEMBER_SECONDS)
+            self._verified[key] = (identity, time.monotonic() + self.REMEMBER_SECONDS)
         return identity
 
     def _check(self, presented: str) -> Identity | None:
@@ -146,19 +172,23 @@ class Tokens:
         parts = presented.split("_", 2)
         if len(parts) != 3 or parts[0] != PREFIX or len(parts[1]) != ID_LENGTH:
             return None
+        return self._check_proof(SessionProof(parts[1], _digest(parts[2])))
+
+    def _check_proof(self, proof: SessionProof) -> Identity | None:
+        """Look a token up by its id and its secret's hash, and note its use."""
         columns = tokens.c
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(
                     columns.name, columns.secret_sha256, columns.revoked_at, columns.last_used_at
-                ).where(columns.token_id == parts[1])
+                ).where(columns.token_id == proof.token_id)
             ).first()
         expected = row.secret_sha256 if row else _digest("")
-        matches = hmac.compare_digest(_digest(parts[2]), expected)
+        matches = hmac.compare_digest(proof.secret_sha256, expected)
         if row is None or not matches or row.revoked_at is not None:
             return None
-        self._note_use(parts[1], row.last_used_at)
-        return Identity(parts[1], row.name)
+        self._note_use(proof.token_id, row.last_used_at)
+        return Identity(proof.token_id, row.name)
 
     def _note_use(self, token_id: str, stored: int | None) -> None:
         """Keep `last_used_at` to the minute: write it only when the stored value is older
