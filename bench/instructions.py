@@ -10,7 +10,10 @@ a fresh copy of a seeded SQLite database, once with 30 warm-up operations only a
 - append-http: the same through the Flask app (test client: routing, token, schemas, hooks);
 - read-http: `GET /api/organisations/cicopa/state?at=<one of the 1990s>` through the Flask
   app, a state the process keeps already (the warm-up asks for each of those years);
-- raw: the library's own append (an `eventsourcing` Aggregate, one event per save).
+- raw: the library's own append (an `eventsourcing` Aggregate, one event per save);
+- append-two / append-two-many: `Commands.append` by two services on one database in turn
+  (as two server processes), to one organisation / to one of eight: each finds the stream
+  it appends to moved on by the other, or (of eight) sometimes not.
 
 The HTTP server (timeline.front) and the sockets are not counted: bench/http.py measures those.
 Results are appended to bench/RESULTS.md.
@@ -40,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import publish
 
-MODES = ("append", "append-http", "read-http", "raw")
+MODES = ("append", "append-http", "read-http", "raw", "append-two", "append-two-many")
 WARM_UP = 30
 
 
@@ -77,11 +80,21 @@ def child(mode: str, ops: int, database: str) -> None:
     )
     counter = Counter()
     raw.save(counter)
+    if mode.startswith("append-two"):
+        from timeline.bootstrap import build
+        from timeline.config import Config
+
+        other = build(Config(database_url=f"sqlite:///{database}"), create=False)
+        turn = [services, other]
 
     def one() -> None:
         body = {"type": "milestone", "occurred_on": str(rng.randint(1900, 2025)), "data": {}}
         body["data"] = {"headline": "counted"}
-        if mode == "append":
+        if mode.startswith("append-two"):
+            org = f"counted-{rng.randrange(8)}" if mode == "append-two-many" else "counted"
+            turn.reverse()
+            turn[0].commands.append(org, body, recorded_by="instructions")
+        elif mode == "append":
             services.commands.append("counted", body, recorded_by="instructions")
         elif mode == "append-http":
             response = client.post("/api/organisations/counted/events", json=body, headers=auth)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, suppress
 from typing import Any
 from uuid import UUID
@@ -20,8 +20,9 @@ from timeline.persistence import TimelineFactory, TimelineRecorder
 class Timeline(Application[UUID]):
     """Organisations' histories as event streams, stored with `eventsourcing_sqlalchemy`.
 
-    Streams are kept in the library's aggregate cache between appends, fast-forwarded from
-    the log when next wanted (the library's `AGGREGATE_CACHE_FASTFORWARD`). Only writers
+    Streams are kept in the library's aggregate cache between appends. A kept stream at the
+    version the read model gives is current (see `organisations`); any other is read from
+    the log, fast-forwarded (the library's `AGGREGATE_CACHE_FASTFORWARD`). Only writers
     use them, one at a time within the writers' turn, so a stream is handed out as the
     cache holds it, not copied (`DEEPCOPY_FROM_AGGREGATE_CACHE=n`): a writer whose save
     fails must `forget` the streams it recorded on.
@@ -80,8 +81,34 @@ class Timeline(Application[UUID]):
         return found
 
     def organisations(self, slugs: Iterable[str]) -> dict[str, Organisation]:
-        """Each organisation's stream as it stands, by slug."""
-        return {slug: self.organisation(slug) for slug in dict.fromkeys(slugs)}
+        """Each organisation's stream as it stands, by slug, within the writers' turn.
+
+        One query of the read model's stream versions (its rows are written in the events'
+        own transaction) tells which streams the cache holds as they stand: those are taken
+        as they are; the others are read from the log (the cached one fast-forwarded)."""
+        wanted = list(dict.fromkeys(slugs))
+        versions = self.stream_versions(wanted)
+        return {slug: self._current(slug, versions.get(slug)) for slug in wanted}
+
+    def stream_versions(self, slugs: Sequence[str]) -> dict[str, int]:
+        """The version of each of these streams that has events, as the read model says
+        (none without a read model)."""
+        read_model = self.timeline_recorder.read_model
+        if read_model is None:
+            return {}
+        with self.timeline_recorder.turns.reading() as conn:
+            return read_model.versions(conn, slugs)
+
+    def _current(self, slug: str, version: int | None) -> Organisation:
+        """The cached stream if it is at `version`, else the stream read from the log."""
+        cache = self.repository.cache
+        kept = None
+        if cache is not None:
+            with suppress(KeyError):
+                kept = cache.get(Organisation.id_for(slug))
+        if isinstance(kept, Organisation) and kept.version == version:
+            return kept
+        return self.organisation(slug)
 
     def keep(self, streams: Iterable[Organisation]) -> None:
         """Keep streams just saved in the aggregate cache, as they stand now (their pending

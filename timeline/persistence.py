@@ -35,10 +35,16 @@ from timeline.tables import idempotency_keys
 
 def engine_options(config: Config) -> dict[str, Any]:
     """How the engine connects and pools: a busy timeout for SQLite, a sized pool otherwise
-    (TimelineFactory also maps each SQLite connection's file: see `_map_sqlite`)."""
+    (TimelineFactory also maps each SQLite connection's file: see `_map_sqlite`).
+
+    psycopg prepares no statements here (`prepare_threshold=None`): it drops every prepared
+    statement of a connection when a transaction on it rolls back (each read does), so
+    they were prepared afresh again and again, and dropped with a `DEALLOCATE ALL` round
+    trip on the connection's next use."""
     if config.is_sqlite:
         return {"connect_args": {"timeout": config.sqlite_busy_timeout}}
     return {
+        "connect_args": {"prepare_threshold": None},
         "pool_size": config.pool_size,
         "max_overflow": config.max_overflow,
         "pool_timeout": config.pool_timeout,
@@ -116,6 +122,23 @@ class WriterTurns:
                 self._held -= 1
                 if self._held == 0:
                     self._hand_on()
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection to read on outside a transaction: while this thread holds the turn on
+        PostgreSQL, the one its lock is held on (no checkout, no ping: one round trip a
+        statement), else one from the pool (in autocommit on PostgreSQL; SQLite's driver
+        begins no transaction for a read)."""
+        if self._lock.acquire(blocking=False):  # held by this thread, or by none
+            try:
+                if self._held and self._locker is not None:
+                    yield self._locker
+                    return
+            finally:
+                self._lock.release()
+        assert self.engine is not None
+        with self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT") if self.postgres else conn
 
     def _take(self) -> None:
         """Wait for the turn: the flock, or the advisory lock."""

@@ -521,3 +521,22 @@ def test_an_event_stored_in_the_shape_before_basis_and_language_still_reads_as_a
 
 
 OLD_SHAPE_LEAVES_OUT = ("originator_id", "originator_version", "basis")
+
+
+@pytest.mark.postgres
+def test_postgresql_connections_keep_no_prepared_statements(postgres_url):
+    """Every read rolls back, which makes psycopg drop a connection's prepared statements:
+    none are prepared, so none are prepared again and dropped on the next use."""
+    built = build(Config(database_url=postgres_url))
+    try:
+        for headline in ("a", "b", "c", "d", "e", "f"):
+            built.commands.append(
+                "cicopa",
+                {"type": "milestone", "occurred_on": "2001", "data": {"headline": headline}},
+                recorded_by="t",
+            )
+        with built.app.engine.connect() as conn:
+            prepared = conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements")
+            assert prepared.scalar() == 0
+    finally:
+        built.close()

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import event
 
 from events.errors import VersionMismatch
 from timeline.bootstrap import Services, build
@@ -213,3 +214,57 @@ def test_a_stream_kept_after_a_save_still_learns_of_another_processs_appends(two
         second.commands.append("kept", event, recorded_by="t", expected_version=3).event["version"]
         == 4
     )
+
+
+def _log_reads(services: Services) -> list[str]:
+    """The statements that read the event log from now on (the library's queries)."""
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "timeline_events" in statement:
+            seen.append(statement)
+
+    event.listen(services.engine, "before_cursor_execute", note)
+    return seen
+
+
+def test_a_kept_stream_that_is_current_is_taken_without_reading_the_log(two):
+    """The read model's version of a stream (written in the events' own transaction) tells
+    whether the kept stream is current: then the log is not read; after another process's
+    append it is, and the kept stream moves on to it."""
+    first, second = two
+    first.commands.append("kept", _milestone("one"), recorded_by="t")
+    reads = _log_reads(first)
+    with first.app.writers_turn():
+        kept = first.app.organisations(["kept"])["kept"]
+    assert kept.version == 1 and reads == []
+    second.commands.append("kept", _milestone("two"), recorded_by="t")
+    with first.app.writers_turn():
+        moved = first.app.organisations(["kept"])["kept"]
+    assert moved.version == 2 and len(reads) == 1
+    assert first.commands.append("kept", _milestone("three"), recorded_by="t").event["version"] == 3
+    assert [e.originator_version for e in first.app.stream("kept")] == [1, 2, 3]
+
+
+def test_a_stream_with_no_events_is_started_afresh(two):
+    first, _ = two
+    with first.app.writers_turn():
+        new = first.app.organisations(["new", "new"])
+    assert list(new) == ["new"] and new["new"].version == 0
+
+
+def test_within_its_turn_a_postgresql_writer_reads_on_the_turns_own_connection(
+    two_on_postgres,
+):
+    """No connection is taken from the pool (and pinged) for the stream versions: the one
+    the advisory lock is held on answers; outside the turn a pooled one does."""
+    first, _ = two_on_postgres
+    turns, pool = first.app.timeline_recorder.turns, first.engine.pool
+    with first.app.writers_turn():
+        held = pool.checkedout()
+        with turns.reading() as conn:
+            assert pool.checkedout() == held
+            assert first.read_model.versions(conn, ["nobody"]) == {}
+    with turns.reading() as conn:
+        assert pool.checkedout() == held + 1
+        assert conn.exec_driver_sql("SELECT 1").scalar() == 1
