@@ -94,37 +94,124 @@ def _sqlite_match(words: Sequence[str]) -> str:
     return " ".join(f'"{word}"' for word in words)
 
 
-def search(conn: Connection, flt: SearchFilter, offset: int, limit: int) -> tuple[list[Hit], bool]:
-    """Up to `limit` results ranked best first (ties in recording order) after the first
-    `offset`, and whether more follow."""
+RANK_WINDOW = 500
+"""How many matches a search ranks at once. A query with at most this many matches is ranked
+whole, best first. One with more is answered a window at a time: first its newest
+RANK_WINDOW matches (by when their text was recorded), ranked best first among themselves,
+then the next older RANK_WINDOW, ranked, and so on, so paging goes on through every match
+while no page scores more than a window's matches (scoring all of them took hundreds of ms
+for a word in most of 100,000 events; bench/RESULTS.md). Narrower queries (more words, an
+organisation, a type, a period) have fewer matches and are ranked over more of them."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a page of results starts: in the window of the newest matches whose `doc_id` is
+    at most `ceiling` (None: the newest of all), after its first `offset` results."""
+
+    ceiling: int | None = None
+    offset: int = 0
+
+
+def search(
+    conn: Connection, flt: SearchFilter, start: Resume, limit: int, window: int = RANK_WINDOW
+) -> tuple[list[Hit], Resume | None]:
+    """Up to `limit` results from `start` on, each window of `window` matches ranked best first
+    (ties in recording order), and where the next page starts (None after the last match)."""
     postgres = conn.dialect.name == "postgresql"
+    q = " ".join(flt.words) if postgres else _sqlite_match(flt.words)
+    ceiling, offset = start.ceiling, start.offset
+    rows: list[Any] = []
+    while True:
+        floor = _window_floor(conn, flt, q, ceiling, window, postgres)
+        wanted = limit - len(rows)
+        found = _ranked(conn, flt, q, (floor, ceiling), offset, wanted + 1, postgres)
+        rows += found[:wanted]
+        if len(found) > wanted:
+            following: Resume | None = Resume(ceiling, offset + wanted)
+            break
+        if floor is None:  # no older match
+            following = None
+            break
+        ceiling, offset = floor, 0  # the older matches' window: it holds at least one
+        if len(rows) == limit:
+            following = Resume(ceiling, 0)
+            break
+    if not rows:
+        return [], None
+    snippets = _snippets(conn, [row.doc_id for row in rows], q, postgres)
+    bodies = _bodies(conn, [row.event_id for row in rows])
+    return [Hit(bodies[row.event_id], snippets[row.doc_id]) for row in rows], following
+
+
+def _filtered(
+    flt: SearchFilter, bounds: tuple[int | None, int | None], postgres: bool
+) -> tuple[str, dict[str, Any]]:
+    """The search's filters, and the window's bounds on `doc_id` (above the first, at most the
+    second; None: no bound), as SQL conditions on `tl_search s`. On SQLite the bounds are put
+    on the FTS5 table's rowid, which FTS5 applies while it reads its index."""
     where, params = selection("s", flt)
-    params.update(limit=limit + 1, offset=offset)
+    key = "s.doc_id" if postgres else "f.rowid"
+    floor, ceiling = bounds
+    if floor is not None:
+        where.append(f"{key} > :floor")
+        params["floor"] = floor
+    if ceiling is not None:
+        where.append(f"{key} <= :ceiling")
+        params["ceiling"] = ceiling
+    return "".join(" AND " + w for w in where), params
+
+
+def _window_floor(
+    conn: Connection, flt: SearchFilter, q: str, ceiling: int | None, window: int, postgres: bool
+) -> int | None:
+    """The `doc_id` of the newest match older than the window of the `window` newest matches at
+    or below `ceiling` (None when the window holds them all). It walks the matches newest
+    first through an index and stops there, scoring none."""
+    where, params = _filtered(flt, (None, ceiling), postgres)
+    params.update(q=q, window=window)
     if postgres:
-        params["q"] = " ".join(flt.words)
+        sql = (
+            "SELECT s.doc_id FROM tl_search s WHERE s.tsv @@ plainto_tsquery('english', :q)"
+            f"{where} ORDER BY s.doc_id DESC LIMIT 1 OFFSET :window"
+        )
+    else:
+        sql = (
+            "SELECT f.rowid FROM tl_search_fts f JOIN tl_search s ON s.doc_id = f.rowid "
+            f"WHERE tl_search_fts MATCH :q{where} ORDER BY f.rowid DESC LIMIT 1 OFFSET :window"
+        )
+    expanding = [name for name in ("orgs", "types") if name in params]
+    found: int | None = conn.execute(statement(sql, *expanding), params).scalar()
+    return found
+
+
+def _ranked(
+    conn: Connection,
+    flt: SearchFilter,
+    q: str,
+    bounds: tuple[int | None, int | None],
+    offset: int,
+    limit: int,
+    postgres: bool,
+) -> list[Any]:
+    """Up to `limit` matches with `doc_id` above `bounds[0]` and at most `bounds[1]` (None: no
+    bound), best first, after the first `offset`."""
+    where, params = _filtered(flt, bounds, postgres)
+    params.update(q=q, limit=limit, offset=offset)
+    if postgres:
         sql = (
             "SELECT s.doc_id, s.event_id FROM tl_search s, "
-            "plainto_tsquery('english', :q) AS query WHERE s.tsv @@ query "
-            f"{''.join(' AND ' + w for w in where)} "
+            f"plainto_tsquery('english', :q) AS query WHERE s.tsv @@ query{where} "
             "ORDER BY ts_rank(s.tsv, query) DESC, s.position LIMIT :limit OFFSET :offset"
         )
     else:
-        params["q"] = _sqlite_match(flt.words)
         sql = (
             "SELECT s.doc_id, s.event_id FROM tl_search_fts f "
-            "JOIN tl_search s ON s.doc_id = f.rowid WHERE tl_search_fts MATCH :q "
-            f"{''.join(' AND ' + w for w in where)} "
+            f"JOIN tl_search s ON s.doc_id = f.rowid WHERE tl_search_fts MATCH :q{where} "
             "ORDER BY f.rank, s.position LIMIT :limit OFFSET :offset"
         )
     expanding = [name for name in ("orgs", "types") if name in params]
-    rows = conn.execute(statement(sql, *expanding), params).all()
-    page = rows[:limit]
-    if not page:
-        return [], False
-    snippets = _snippets(conn, [row.doc_id for row in page], params["q"], postgres)
-    bodies = _bodies(conn, [row.event_id for row in page])
-    hits = [Hit(bodies[row.event_id], snippets[row.doc_id]) for row in page]
-    return hits, len(rows) > limit
+    return list(conn.execute(statement(sql, *expanding), params).all())
 
 
 _PG_HEADLINE = f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords=30, MinWords=15'
