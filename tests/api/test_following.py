@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from timeline.config import Config
 from timeline.queries import Queries
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -247,6 +248,7 @@ def test_many_matches_are_ranked_a_window_of_the_newest_at_a_time_and_all_paged(
     older, newer = made[:3], made[3:]
     whole = services.queries.search("charter", limit=10).results
     assert {hit["event"]["id"] for hit in whole[:2]} == {made[0], made[4]}  # ranked whole
+    assert Config.from_env({"TIMELINE_SEARCH_RANK_WINDOW": "3"}).search_rank_window == 3
     windowed = Queries(services.app, services.queries.cursors, services.reads, rank_window=3)
     found, cursor = [], None
     while True:
