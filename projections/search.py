@@ -123,9 +123,12 @@ def search(
     ceiling, offset = start.ceiling, start.offset
     rows: list[Any] = []
     while True:
-        floor = _window_floor(conn, flt, q, ceiling, window, postgres)
         wanted = limit - len(rows)
-        found = _ranked(conn, flt, q, (floor, ceiling), offset, wanted + 1, postgres)
+        if postgres:
+            floor, found = _pg_window(conn, flt, q, (ceiling, window), offset, wanted + 1)
+        else:
+            floor = _window_floor(conn, flt, q, ceiling, window)
+            found = _ranked(conn, flt, q, (floor, ceiling), offset, wanted + 1)
         rows += found[:wanted]
         if len(found) > wanted:
             following: Resume | None = Resume(ceiling, offset + wanted)
@@ -163,23 +166,17 @@ def _filtered(
 
 
 def _window_floor(
-    conn: Connection, flt: SearchFilter, q: str, ceiling: int | None, window: int, postgres: bool
+    conn: Connection, flt: SearchFilter, q: str, ceiling: int | None, window: int
 ) -> int | None:
     """The `doc_id` of the newest match older than the window of the `window` newest matches at
-    or below `ceiling` (None when the window holds them all). It walks the matches newest
-    first through an index and stops there, scoring none."""
-    where, params = _filtered(flt, (None, ceiling), postgres)
+    or below `ceiling` (None when the window holds them all), on SQLite. FTS5 walks the matches
+    newest first through its index and stops there, scoring none."""
+    where, params = _filtered(flt, (None, ceiling), False)
     params.update(q=q, window=window)
-    if postgres:
-        sql = (
-            "SELECT s.doc_id FROM tl_search s WHERE s.tsv @@ plainto_tsquery('english', :q)"
-            f"{where} ORDER BY s.doc_id DESC LIMIT 1 OFFSET :window"
-        )
-    else:
-        sql = (
-            "SELECT f.rowid FROM tl_search_fts f JOIN tl_search s ON s.doc_id = f.rowid "
-            f"WHERE tl_search_fts MATCH :q{where} ORDER BY f.rowid DESC LIMIT 1 OFFSET :window"
-        )
+    sql = (
+        "SELECT f.rowid FROM tl_search_fts f JOIN tl_search s ON s.doc_id = f.rowid "
+        f"WHERE tl_search_fts MATCH :q{where} ORDER BY f.rowid DESC LIMIT 1 OFFSET :window"
+    )
     expanding = [name for name in ("orgs", "types") if name in params]
     found: int | None = conn.execute(statement(sql, *expanding), params).scalar()
     return found
@@ -192,26 +189,50 @@ def _ranked(
     bounds: tuple[int | None, int | None],
     offset: int,
     limit: int,
-    postgres: bool,
 ) -> list[Any]:
     """Up to `limit` matches with `doc_id` above `bounds[0]` and at most `bounds[1]` (None: no
-    bound), best first, after the first `offset`."""
-    where, params = _filtered(flt, bounds, postgres)
+    bound), best first, after the first `offset`, on SQLite (bm25, FTS5's `rank`)."""
+    where, params = _filtered(flt, bounds, False)
     params.update(q=q, limit=limit, offset=offset)
-    if postgres:
-        sql = (
-            "SELECT s.doc_id, s.event_id FROM tl_search s, "
-            f"plainto_tsquery('english', :q) AS query WHERE s.tsv @@ query{where} "
-            "ORDER BY ts_rank(s.tsv, query) DESC, s.position LIMIT :limit OFFSET :offset"
-        )
-    else:
-        sql = (
-            "SELECT s.doc_id, s.event_id FROM tl_search_fts f "
-            f"JOIN tl_search s ON s.doc_id = f.rowid WHERE tl_search_fts MATCH :q{where} "
-            "ORDER BY f.rank, s.position LIMIT :limit OFFSET :offset"
-        )
+    sql = (
+        "SELECT s.doc_id, s.event_id FROM tl_search_fts f "
+        f"JOIN tl_search s ON s.doc_id = f.rowid WHERE tl_search_fts MATCH :q{where} "
+        "ORDER BY f.rank, s.position LIMIT :limit OFFSET :offset"
+    )
     expanding = [name for name in ("orgs", "types") if name in params]
     return list(conn.execute(statement(sql, *expanding), params).all())
+
+
+def _pg_window(
+    conn: Connection,
+    flt: SearchFilter,
+    q: str,
+    window: tuple[int | None, int],
+    offset: int,
+    limit: int,
+) -> tuple[int | None, list[Any]]:
+    """On PostgreSQL, in one statement that reads each row once: the newest `window[1]` matches
+    at or below `doc_id` `window[0]` (None: the newest of all), up to `limit` of them ranked
+    best first (`ts_rank`) after the first `offset`, and the `doc_id` of the newest older match
+    (None when there is none)."""
+    ceiling, size = window
+    where, params = _filtered(flt, (None, ceiling), True)
+    params.update(q=q, size=size, taken=size + 1, limit=limit, offset=offset)
+    sql = (
+        "WITH w AS MATERIALIZED (SELECT s.doc_id, s.event_id, s.position, s.tsv "
+        f"FROM tl_search s WHERE s.tsv @@ plainto_tsquery('english', :q){where} "
+        "ORDER BY s.doc_id DESC LIMIT :taken), "
+        "edge AS (SELECT CASE WHEN count(*) > :size THEN min(doc_id) END AS floor FROM w) "
+        "SELECT edge.floor, r.doc_id, r.event_id FROM edge LEFT JOIN LATERAL ("
+        "SELECT w.doc_id, w.event_id FROM w "
+        "WHERE edge.floor IS NULL OR w.doc_id > edge.floor "
+        "ORDER BY ts_rank(w.tsv, plainto_tsquery('english', :q)) DESC, w.position "
+        "LIMIT :limit OFFSET :offset) r ON true"
+    )
+    expanding = [name for name in ("orgs", "types") if name in params]
+    found = conn.execute(statement(sql, *expanding), params).all()
+    floor: int | None = found[0].floor
+    return floor, [row for row in found if row.doc_id is not None]
 
 
 _PG_HEADLINE = f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords=30, MinWords=15'
