@@ -124,11 +124,7 @@ def search(
     rows: list[Any] = []
     while True:
         wanted = limit - len(rows)
-        if postgres:
-            floor, found = _pg_window(conn, flt, q, (ceiling, window), offset, wanted + 1)
-        else:
-            floor = _window_floor(conn, flt, q, ceiling, window)
-            found = _ranked(conn, flt, q, (floor, ceiling), offset, wanted + 1)
+        floor, found = _window(conn, flt, q, (ceiling, window), offset, wanted + 1)
         rows += found[:wanted]
         if len(found) > wanted:
             following: Resume | None = Resume(ceiling, offset + wanted)
@@ -147,63 +143,18 @@ def search(
     return [Hit(bodies[row.event_id], snippets[row.doc_id]) for row in rows], following
 
 
-def _filtered(
-    flt: SearchFilter, bounds: tuple[int | None, int | None], postgres: bool
-) -> tuple[str, dict[str, Any]]:
-    """The search's filters, and the window's bounds on `doc_id` (above the first, at most the
-    second; None: no bound), as SQL conditions on `tl_search s`. On SQLite the bounds are put
-    on the FTS5 table's rowid, which FTS5 applies while it reads its index."""
+def _filtered(flt: SearchFilter, ceiling: int | None, postgres: bool) -> tuple[str, dict[str, Any]]:
+    """The search's filters, and the window's ceiling on `doc_id` (None: none), as SQL
+    conditions on `tl_search s`. On SQLite the ceiling is put on the FTS5 table's rowid, which
+    FTS5 applies while it reads its index."""
     where, params = selection("s", flt)
-    key = "s.doc_id" if postgres else "f.rowid"
-    floor, ceiling = bounds
-    if floor is not None:
-        where.append(f"{key} > :floor")
-        params["floor"] = floor
     if ceiling is not None:
-        where.append(f"{key} <= :ceiling")
+        where.append(f"{'s.doc_id' if postgres else 'f.rowid'} <= :ceiling")
         params["ceiling"] = ceiling
     return "".join(" AND " + w for w in where), params
 
 
-def _window_floor(
-    conn: Connection, flt: SearchFilter, q: str, ceiling: int | None, window: int
-) -> int | None:
-    """The `doc_id` of the newest match older than the window of the `window` newest matches at
-    or below `ceiling` (None when the window holds them all), on SQLite. FTS5 walks the matches
-    newest first through its index and stops there, scoring none."""
-    where, params = _filtered(flt, (None, ceiling), False)
-    params.update(q=q, window=window)
-    sql = (
-        "SELECT f.rowid FROM tl_search_fts f JOIN tl_search s ON s.doc_id = f.rowid "
-        f"WHERE tl_search_fts MATCH :q{where} ORDER BY f.rowid DESC LIMIT 1 OFFSET :window"
-    )
-    expanding = [name for name in ("orgs", "types") if name in params]
-    found: int | None = conn.execute(statement(sql, *expanding), params).scalar()
-    return found
-
-
-def _ranked(
-    conn: Connection,
-    flt: SearchFilter,
-    q: str,
-    bounds: tuple[int | None, int | None],
-    offset: int,
-    limit: int,
-) -> list[Any]:
-    """Up to `limit` matches with `doc_id` above `bounds[0]` and at most `bounds[1]` (None: no
-    bound), best first, after the first `offset`, on SQLite (bm25, FTS5's `rank`)."""
-    where, params = _filtered(flt, bounds, False)
-    params.update(q=q, limit=limit, offset=offset)
-    sql = (
-        "SELECT s.doc_id, s.event_id FROM tl_search_fts f "
-        f"JOIN tl_search s ON s.doc_id = f.rowid WHERE tl_search_fts MATCH :q{where} "
-        "ORDER BY f.rank, s.position LIMIT :limit OFFSET :offset"
-    )
-    expanding = [name for name in ("orgs", "types") if name in params]
-    return list(conn.execute(statement(sql, *expanding), params).all())
-
-
-def _pg_window(
+def _window(
     conn: Connection,
     flt: SearchFilter,
     q: str,
@@ -211,23 +162,37 @@ def _pg_window(
     offset: int,
     limit: int,
 ) -> tuple[int | None, list[Any]]:
-    """On PostgreSQL, in one statement that reads each row once: the newest `window[1]` matches
-    at or below `doc_id` `window[0]` (None: the newest of all), up to `limit` of them ranked
-    best first (`ts_rank`) after the first `offset`, and the `doc_id` of the newest older match
-    (None when there is none)."""
+    """In one statement that reads each matching row once: the newest `window[1]` matches at or
+    below `doc_id` `window[0]` (None: the newest of all), found by walking the index newest
+    first, up to `limit` of them ranked best first after the first `offset`, and the `doc_id`
+    of the newest older match (None when there is none). The rank is `ts_rank` (PostgreSQL:
+    higher is better, computed for the window's rows only) or FTS5's `bm25` (SQLite: lower is
+    better, computed as the walk returns each row)."""
+    postgres = conn.dialect.name == "postgresql"
     ceiling, size = window
-    where, params = _filtered(flt, (None, ceiling), True)
+    where, params = _filtered(flt, ceiling, postgres)
     params.update(q=q, size=size, taken=size + 1, limit=limit, offset=offset)
+    if postgres:
+        scan = (
+            "SELECT s.doc_id, s.event_id, s.position, s.tsv FROM tl_search s "
+            f"WHERE s.tsv @@ plainto_tsquery('english', :q){where} "
+            "ORDER BY s.doc_id DESC LIMIT :taken"
+        )
+        best = "ts_rank(w.tsv, plainto_tsquery('english', :q)) DESC"
+    else:
+        scan = (
+            "SELECT f.rowid AS doc_id, s.event_id, s.position, bm25(tl_search_fts) AS score "
+            "FROM tl_search_fts f JOIN tl_search s ON s.doc_id = f.rowid "
+            f"WHERE tl_search_fts MATCH :q{where} ORDER BY f.rowid DESC LIMIT :taken"
+        )
+        best = "w.score"
     sql = (
-        "WITH w AS MATERIALIZED (SELECT s.doc_id, s.event_id, s.position, s.tsv "
-        f"FROM tl_search s WHERE s.tsv @@ plainto_tsquery('english', :q){where} "
-        "ORDER BY s.doc_id DESC LIMIT :taken), "
+        f"WITH w AS MATERIALIZED ({scan}), "
         "edge AS (SELECT CASE WHEN count(*) > :size THEN min(doc_id) END AS floor FROM w) "
-        "SELECT edge.floor, r.doc_id, r.event_id FROM edge LEFT JOIN LATERAL ("
-        "SELECT w.doc_id, w.event_id FROM w "
-        "WHERE edge.floor IS NULL OR w.doc_id > edge.floor "
-        "ORDER BY ts_rank(w.tsv, plainto_tsquery('english', :q)) DESC, w.position "
-        "LIMIT :limit OFFSET :offset) r ON true"
+        "SELECT edge.floor, r.doc_id, r.event_id FROM edge LEFT JOIN ("
+        f"SELECT w.doc_id, w.event_id, row_number() OVER (ORDER BY {best}, w.position) AS n "
+        "FROM w, edge WHERE edge.floor IS NULL OR w.doc_id > edge.floor"
+        ") r ON r.n > :offset AND r.n <= :offset + :limit ORDER BY r.n"
     )
     expanding = [name for name in ("orgs", "types") if name in params]
     found = conn.execute(statement(sql, *expanding), params).all()
