@@ -124,7 +124,9 @@ def search(
     rows: list[Any] = []
     while True:
         wanted = limit - len(rows)
-        floor, found = _window(conn, flt, q, (ceiling, window), offset, wanted + 1)
+        floor, top, found = _window(conn, flt, q, (ceiling, window), offset, wanted + 1)
+        if ceiling is None:  # the next pages keep to the matches there were at the first
+            ceiling = top
         rows += found[:wanted]
         if len(found) > wanted:
             following: Resume | None = Resume(ceiling, offset + wanted)
@@ -161,13 +163,13 @@ def _window(
     window: tuple[int | None, int],
     offset: int,
     limit: int,
-) -> tuple[int | None, list[Any]]:
+) -> tuple[int | None, int | None, list[Any]]:
     """In one statement that reads each matching row once: the newest `window[1]` matches at or
     below `doc_id` `window[0]` (None: the newest of all), found by walking the index newest
-    first, up to `limit` of them ranked best first after the first `offset`, and the `doc_id`
-    of the newest older match (None when there is none). The rank is `ts_rank` (PostgreSQL:
-    higher is better, computed for the window's rows only) or FTS5's `bm25` (SQLite: lower is
-    better, computed as the walk returns each row)."""
+    first, up to `limit` of them ranked best first after the first `offset`, the `doc_id` of
+    the newest older match (None when there is none) and that of the window's newest match.
+    The rank is `ts_rank` (PostgreSQL: higher is better, computed for the window's rows only)
+    or FTS5's `bm25` (SQLite: lower is better, computed as the walk returns each row)."""
     postgres = conn.dialect.name == "postgresql"
     ceiling, size = window
     where, params = _filtered(flt, ceiling, postgres)
@@ -188,8 +190,9 @@ def _window(
         best = "w.score"
     sql = (
         f"WITH w AS MATERIALIZED ({scan}), "
-        "edge AS (SELECT CASE WHEN count(*) > :size THEN min(doc_id) END AS floor FROM w) "
-        "SELECT edge.floor, r.doc_id, r.event_id FROM edge LEFT JOIN ("
+        "edge AS (SELECT CASE WHEN count(*) > :size THEN min(doc_id) END AS floor, "
+        "max(doc_id) AS top FROM w) "
+        "SELECT edge.floor, edge.top, r.doc_id, r.event_id FROM edge LEFT JOIN ("
         f"SELECT w.doc_id, w.event_id, row_number() OVER (ORDER BY {best}, w.position) AS n "
         "FROM w, edge WHERE edge.floor IS NULL OR w.doc_id > edge.floor"
         ") r ON r.n > :offset AND r.n <= :offset + :limit ORDER BY r.n"
@@ -197,7 +200,8 @@ def _window(
     expanding = [name for name in ("orgs", "types") if name in params]
     found = conn.execute(statement(sql, *expanding), params).all()
     floor: int | None = found[0].floor
-    return floor, [row for row in found if row.doc_id is not None]
+    top: int | None = found[0].top
+    return floor, top, [row for row in found if row.doc_id is not None]
 
 
 _PG_HEADLINE = f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords=30, MinWords=15'
