@@ -76,7 +76,11 @@ class SearchHitOut(Schema):
 
 
 class SearchPageOut(Schema):
-    """A page of search results, best first."""
+    """A page of search results, best first. A query with at most 500 matches (the service's
+    `TIMELINE_SEARCH_RANK_WINDOW`) is ranked whole; one with more is ranked a window at a time:
+    its newest 500 matches, best first among themselves, then, on the following pages, the
+    next older 500, and so on, so that paging reaches every match. To have the best of more
+    matches first, narrow the query (more words, `org`, `type`, `from`, `to`)."""
 
     results = fields.List(fields.Nested(SearchHitOut), required=True)
     next = fields.String(required=True, allow_none=True)
@@ -118,7 +122,11 @@ class Search(MethodView):
     def get(self, **_: Any) -> dict[str, Any]:
         """Events whose names, headlines, texts, titles, notes or sources' titles and quotes
         hold every word of `q` (or its inflections), ranked best first; retracted events are
-        left out, corrected ones are found by their corrected text."""
+        left out, corrected ones are found by their corrected text.
+
+        With more than 500 matches (`TIMELINE_SEARCH_RANK_WINDOW`), results are ranked a
+        window at a time: the newest 500 matches (by when their text was recorded) best first,
+        then the next older 500 best first, and so on; every match is reached by paging."""
         return search_page(request.args.to_dict())
 
 

@@ -94,37 +94,114 @@ def _sqlite_match(words: Sequence[str]) -> str:
     return " ".join(f'"{word}"' for word in words)
 
 
-def search(conn: Connection, flt: SearchFilter, offset: int, limit: int) -> tuple[list[Hit], bool]:
-    """Up to `limit` results ranked best first (ties in recording order) after the first
-    `offset`, and whether more follow."""
+RANK_WINDOW = 500
+"""How many matches a search ranks at once. A query with at most this many matches is ranked
+whole, best first. One with more is answered a window at a time: first its newest
+RANK_WINDOW matches (by when their text was recorded), ranked best first among themselves,
+then the next older RANK_WINDOW, ranked, and so on, so paging goes on through every match
+while no page scores more than a window's matches (scoring all of them took hundreds of ms
+for a word in most of 100,000 events; bench/RESULTS.md). Narrower queries (more words, an
+organisation, a type, a period) have fewer matches and are ranked over more of them."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a page of results starts: in the window of the newest matches whose `doc_id` is
+    at most `ceiling` (None: the newest of all), after its first `offset` results."""
+
+    ceiling: int | None = None
+    offset: int = 0
+
+
+def search(
+    conn: Connection, flt: SearchFilter, start: Resume, limit: int, window: int = RANK_WINDOW
+) -> tuple[list[Hit], Resume | None]:
+    """Up to `limit` results from `start` on, each window of `window` matches ranked best first
+    (ties in recording order), and where the next page starts (None after the last match)."""
     postgres = conn.dialect.name == "postgresql"
+    q = " ".join(flt.words) if postgres else _sqlite_match(flt.words)
+    ceiling, offset = start.ceiling, start.offset
+    rows: list[Any] = []
+    while True:
+        wanted = limit - len(rows)
+        floor, top, found = _window(conn, flt, q, (ceiling, window), offset, wanted + 1)
+        if ceiling is None:  # the next pages keep to the matches there were at the first
+            ceiling = top
+        rows += found[:wanted]
+        if len(found) > wanted:
+            following: Resume | None = Resume(ceiling, offset + wanted)
+            break
+        if floor is None:  # no older match
+            following = None
+            break
+        ceiling, offset = floor, 0  # the older matches' window: it holds at least one
+        if len(rows) == limit:
+            following = Resume(ceiling, 0)
+            break
+    if not rows:
+        return [], None
+    snippets = _snippets(conn, [row.doc_id for row in rows], q, postgres)
+    bodies = _bodies(conn, [row.event_id for row in rows])
+    return [Hit(bodies[row.event_id], snippets[row.doc_id]) for row in rows], following
+
+
+def _filtered(flt: SearchFilter, ceiling: int | None, postgres: bool) -> tuple[str, dict[str, Any]]:
+    """The search's filters, and the window's ceiling on `doc_id` (None: none), as SQL
+    conditions on `tl_search s`. On SQLite the ceiling is put on the FTS5 table's rowid, which
+    FTS5 applies while it reads its index."""
     where, params = selection("s", flt)
-    params.update(limit=limit + 1, offset=offset)
+    if ceiling is not None:
+        where.append(f"{'s.doc_id' if postgres else 'f.rowid'} <= :ceiling")
+        params["ceiling"] = ceiling
+    return "".join(" AND " + w for w in where), params
+
+
+def _window(
+    conn: Connection,
+    flt: SearchFilter,
+    q: str,
+    window: tuple[int | None, int],
+    offset: int,
+    limit: int,
+) -> tuple[int | None, int | None, list[Any]]:
+    """In one statement that reads each matching row once: the newest `window[1]` matches at or
+    below `doc_id` `window[0]` (None: the newest of all), found by walking the index newest
+    first, up to `limit` of them ranked best first after the first `offset`, the `doc_id` of
+    the newest older match (None when there is none) and that of the window's newest match.
+    The rank is `ts_rank` (PostgreSQL: higher is better, computed for the window's rows only)
+    or FTS5's `bm25` (SQLite: lower is better, computed as the walk returns each row)."""
+    postgres = conn.dialect.name == "postgresql"
+    ceiling, size = window
+    where, params = _filtered(flt, ceiling, postgres)
+    params.update(q=q, size=size, taken=size + 1, limit=limit, offset=offset)
     if postgres:
-        params["q"] = " ".join(flt.words)
-        sql = (
-            "SELECT s.doc_id, s.event_id FROM tl_search s, "
-            "plainto_tsquery('english', :q) AS query WHERE s.tsv @@ query "
-            f"{''.join(' AND ' + w for w in where)} "
-            "ORDER BY ts_rank(s.tsv, query) DESC, s.position LIMIT :limit OFFSET :offset"
+        scan = (
+            "SELECT s.doc_id, s.event_id, s.position, s.tsv FROM tl_search s "
+            f"WHERE s.tsv @@ plainto_tsquery('english', :q){where} "
+            "ORDER BY s.doc_id DESC LIMIT :taken"
         )
+        best = "ts_rank(w.tsv, plainto_tsquery('english', :q)) DESC"
     else:
-        params["q"] = _sqlite_match(flt.words)
-        sql = (
-            "SELECT s.doc_id, s.event_id FROM tl_search_fts f "
-            "JOIN tl_search s ON s.doc_id = f.rowid WHERE tl_search_fts MATCH :q "
-            f"{''.join(' AND ' + w for w in where)} "
-            "ORDER BY f.rank, s.position LIMIT :limit OFFSET :offset"
+        scan = (
+            "SELECT f.rowid AS doc_id, s.event_id, s.position, bm25(tl_search_fts) AS score "
+            "FROM tl_search_fts f JOIN tl_search s ON s.doc_id = f.rowid "
+            f"WHERE tl_search_fts MATCH :q{where} ORDER BY f.rowid DESC LIMIT :taken"
         )
+        best = "w.score"
+    sql = (
+        f"WITH w AS MATERIALIZED ({scan}), "
+        "edge AS (SELECT CASE WHEN count(*) > :size THEN min(doc_id) END AS floor, "
+        "max(doc_id) AS top FROM w) "
+        "SELECT edge.floor, edge.top, r.doc_id, r.event_id FROM edge LEFT JOIN ("
+        f"SELECT w.doc_id, w.event_id, row_number() OVER (ORDER BY {best}, w.position) AS n "
+        "FROM w, edge WHERE edge.floor IS NULL OR w.doc_id > edge.floor"
+        ") r ON r.n > :offset AND r.n <= :offset + :limit ORDER BY r.n"
+    )
     expanding = [name for name in ("orgs", "types") if name in params]
-    rows = conn.execute(statement(sql, *expanding), params).all()
-    page = rows[:limit]
-    if not page:
-        return [], False
-    snippets = _snippets(conn, [row.doc_id for row in page], params["q"], postgres)
-    bodies = _bodies(conn, [row.event_id for row in page])
-    hits = [Hit(bodies[row.event_id], snippets[row.doc_id]) for row in page]
-    return hits, len(rows) > limit
+    found = conn.execute(statement(sql, *expanding), params).all()
+    floor: int | None = found[0].floor
+    top: int | None = found[0].top
+    return floor, top, [row for row in found if row.doc_id is not None]
 
 
 _PG_HEADLINE = f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords=30, MinWords=15'

@@ -122,7 +122,7 @@ def build(config: Config | None = None, *, create: bool = True) -> Services:
         app=app,
         read_model=read_model,
         commands=Commands(app),
-        queries=Queries(app, Cursors(_cursor_key(app.engine)), reads),
+        queries=Queries(app, Cursors(_cursor_key(app.engine)), reads, config.search_rank_window),
         tokens=Tokens(app.engine),
         reads=reads,
     )

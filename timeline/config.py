@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from projections.search import RANK_WINDOW
+
 DEFAULT_DATABASE_FILE = "timeline.db"
 DEFAULT_SQLITE_MMAP_SIZE = 256 * 1024 * 1024
 DEFAULT_IDEMPOTENCY_RETENTION_HOURS = 48.0
@@ -79,6 +81,8 @@ class Config:
     behind than this is disconnected (see `timeline.stream`)."""
     stream_heartbeat: float = 10.0
     """Seconds of silence after which a stream sends a comment line (at most 15)."""
+    search_rank_window: int = RANK_WINDOW
+    """How many matches a search ranks at once (see `projections.search.RANK_WINDOW`)."""
 
     def __post_init__(self) -> None:
         if self.read_database_urls:
@@ -123,6 +127,7 @@ class Config:
             secure_cookies=env.get("TIMELINE_SECURE_COOKIES", "").lower() in ("1", "true", "yes"),
             stream_buffer=max(20, _int(env, "TIMELINE_STREAM_BUFFER", 10_000)),
             stream_heartbeat=min(15.0, _at_least(env, "TIMELINE_STREAM_HEARTBEAT", 10.0, 0.1)),
+            search_rank_window=max(1, _int(env, "TIMELINE_SEARCH_RANK_WINDOW", RANK_WINDOW)),
         )
 
     @property

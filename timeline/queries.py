@@ -26,7 +26,7 @@ from projections.listing import EventFilter, SortKey, current_bodies, get_event,
 from projections.queries import Asked, StateQueries
 from projections.readmodel import record_of
 from projections.records import EventRecord, Json, resolve
-from projections.search import SearchFilter, query_words, recent_ids, search
+from projections.search import RANK_WINDOW, Resume, SearchFilter, query_words, recent_ids, search
 from projections.state import diff_states, state_at
 from timeline.application import Timeline
 from timeline.errors import InvalidArguments, InvalidCursor
@@ -201,9 +201,17 @@ class Queries:
 
     STATES_KEPT = 512
 
-    def __init__(self, app: Timeline, cursors: Cursors, reads: Reads | None = None) -> None:
+    def __init__(
+        self,
+        app: Timeline,
+        cursors: Cursors,
+        reads: Reads | None = None,
+        rank_window: int = RANK_WINDOW,
+    ) -> None:
         self.app = app
         self.cursors = cursors
+        self.rank_window = rank_window
+        """How many matches a search ranks at once (see `projections.search.RANK_WINDOW`)."""
         self.reads = reads or Reads(app.engine)
         """Every read of the read model connects through `reads` (a standby or the primary)."""
         self._states: OrderedDict[tuple[Any, ...], Json] = OrderedDict()
@@ -347,17 +355,19 @@ class Queries:
         flt = SearchFilter(
             words, parse_organisations(organisations), parse_types(types), first, last
         )
-        # A search's cursor holds how many results came before (a rank is no stable key),
-        # and names its query, as the lists' cursors do.
-        query = repr(("search", flt))
+        # A search's cursor holds its window of matches (the newest at or below a `doc_id`,
+        # 0 for the newest of all) and how many of its results came before (a rank is no
+        # stable key), and names its query, as the lists' cursors do.
+        query = repr(("search", flt, self.rank_window))
         after = self.cursors.decode(cursor, query)
-        offset = after[2] if after else 0
-        page_size = parse_limit(limit)
+        resume_at = Resume(after[1] or None, after[2]) if after else Resume()
         with self.reads.snapshot() as conn:
-            hits, more = search(conn, flt, offset, page_size)
+            hits, following = search(conn, flt, resume_at, parse_limit(limit), self.rank_window)
         results = [{"event": hit.event, "snippet": hit.snippet} for hit in hits]
-        next_cursor = self.cursors.encode((0, 0, offset + len(hits)), query) if more else None
-        return SearchPage(results, next_cursor)
+        if following is None:
+            return SearchPage(results, None)
+        resume = (0, following.ceiling or 0, following.offset)
+        return SearchPage(results, self.cursors.encode(resume, query))
 
     def recent(self, organisation: str | None, count: int = FEED_SIZE) -> list[Json]:
         """The latest `count` events recorded (of one organisation, or of all), newest first,

@@ -7,6 +7,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from timeline.config import Config
+from timeline.queries import Queries
+
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
@@ -234,3 +237,30 @@ def test_a_rebuild_of_the_read_model_rebuilds_the_search_index(client, auth, ser
     services.rebuild_projections()
     assert {q: ids(search(client, q=q)) for q in before} == before
     assert before["adopted"] == [history["adoption"]["id"]]
+
+
+def test_many_matches_are_ranked_a_window_of_the_newest_at_a_time_and_all_paged(
+    client, auth, services
+):
+    titles = ["Charter, charter and charter", "Charter of 1990", "Charter of 1991"]
+    titles += ["Charter of 1992", "Charter, charter and charter again", "Charter of 1993"]
+    made = [post(client, auth, document(title))["id"] for title in titles]
+    older, newer = made[:3], made[3:]
+    whole = services.queries.search("charter", limit=10).results
+    assert {hit["event"]["id"] for hit in whole[:2]} == {made[0], made[4]}  # ranked whole
+    assert Config.from_env({"TIMELINE_SEARCH_RANK_WINDOW": "3"}).search_rank_window == 3
+    windowed = Queries(services.app, services.queries.cursors, services.reads, rank_window=3)
+    found, cursor = [], None
+    while True:
+        page = windowed.search("charter", limit=2, cursor=cursor)
+        found += [hit["event"]["id"] for hit in page.results]
+        if page.next is None:
+            break
+        if cursor is None:  # a match recorded while paging is left to a new search
+            post(client, auth, document("Charter, charter and charter at last"))
+        cursor = page.next
+    assert len(found) == 6
+    assert found[0] == made[4] and set(found[:3]) == set(newer)
+    assert found[3] == made[0] and set(found[3:]) == set(older)
+    mixed = client.get("/api/search", query_string={"q": "charter", "cursor": cursor})
+    assert mixed.status_code == 400  # a cursor of another window size is another query's
