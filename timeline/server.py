@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -61,7 +62,9 @@ def metrics_directory() -> Iterator[str]:
     mode), set as PROMETHEUS_MULTIPROC_DIR for them; removed afterwards if made here, emptied
     first if the operator named one."""
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    directory = given or tempfile.mkdtemp(prefix="timeline-metrics-")
+    if not given:
+        sweep_metrics_directories(tempfile.gettempdir())
+    directory = given or tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
@@ -70,6 +73,29 @@ def metrics_directory() -> Iterator[str]:
     finally:
         if not given:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+METRICS_PREFIX = "timeline-metrics-"
+
+
+def sweep_metrics_directories(parent: str) -> None:
+    """Remove the metrics directories of servers that were killed (SIGKILL leaves no time to
+    remove them): each is named after its server's pid, and is removed once no process has it."""
+    for path in Path(parent).glob(f"{METRICS_PREFIX}*-*"):
+        pid = path.name[len(METRICS_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one of another user's counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def forget_worker(pid: int) -> None:

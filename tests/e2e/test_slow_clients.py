@@ -225,6 +225,21 @@ def test_a_stopped_server_leaves_no_metrics_directory_behind(tmp_path):
     assert list(temporary.iterdir()) == []
 
 
+def test_a_killed_servers_metrics_directory_is_removed_when_the_next_server_starts(tmp_path):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = environment(None, TMPDIR=str(temporary))
+    with serving(env, tmp_path, "--workers", "1") as killed:
+        os.killpg(killed.process.pid, signal.SIGKILL)  # parent and worker: no time to clean up
+        killed.process.wait(timeout=30)
+    [left] = temporary.iterdir()
+    assert left.name.startswith(f"timeline-metrics-{killed.process.pid}-")
+    with serving(env, tmp_path, "--workers", "1") as server:
+        assert server.get("/metrics").status == 200
+        assert left not in list(temporary.iterdir())
+    assert list(temporary.iterdir()) == []
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_stop_closes_connections_between_requests_and_ends_the_server(tmp_path, signum):
     env = environment(None)
