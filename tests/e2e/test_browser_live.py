@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.server import create_token, environment, serving
-from tests.e2e.test_browser import HOSTILE, browser, page  # noqa: F401 (fixtures)
+from tests.e2e.test_browser import HOSTILE, page  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

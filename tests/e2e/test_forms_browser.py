@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.server import create_token, environment, serving
-from tests.e2e.test_browser import CHROMIUM, LAUNCH_ARGS, shot
+from tests.e2e.test_browser import shot
 
 pytestmark = pytest.mark.browser
 
@@ -29,18 +29,6 @@ def server(tmp_path_factory):
     with serving(env, cwd) as running:
         running.token = token
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is needed at /usr/bin/chromium (.ci/test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield launched
-        launched.close()
 
 
 def _page(browser, **options):
