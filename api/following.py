@@ -12,15 +12,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from feedgen.feed import FeedGenerator
-from flask import Response, current_app, request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from api.resources import services
 from api.schemas import PERIOD_PATTERN, StoredEventOut, _Documented
 from events.errors import OrganisationNotFound
-from timeline.bootstrap import Services
 from timeline.presentation import readable_date, sentence
 from timeline.stream import LogReader, parse_request, stream_lines
 from timeline.timelinejs import known_names
@@ -33,11 +33,6 @@ blp = Blueprint(
 )
 
 ATOM = "application/atom+xml"
-
-
-def _services() -> Services:
-    found: Services = current_app.extensions["timeline"]
-    return found
 
 
 class SearchQuery(_Documented):
@@ -100,7 +95,7 @@ class StreamQuery(_Documented):
 
 def search_page(args: dict[str, Any]) -> dict[str, Any]:
     """A page of search results for the query parameters given (the API's and the page's)."""
-    page = _services().queries.search(
+    page = services().queries.search(
         args.get("q"),
         organisations=args.get("org"),
         types=args.get("type"),
@@ -136,7 +131,7 @@ def _timestamp(value: str) -> datetime:
 
 def _feed(organisation: str | None) -> WerkzeugResponse:
     """The Atom feed of the latest events recorded, or 304 if the client has it already."""
-    queries = _services().queries
+    queries = services().queries
     if organisation is None:
         etag = f"log-{queries.log_position()}"
     else:
@@ -258,7 +253,7 @@ class Stream(MethodView):
         asked = parse_request(query, request.headers.get("Last-Event-ID"))
         messages = []
         if asked.since is not None:
-            messages = LogReader(_services().app).read(asked.since + 1, BACKLOG)
+            messages = LogReader(services().app).read(asked.since + 1, BACKLOG)
         body = stream_lines(messages, asked.organisation)
         response = Response(body, mimetype="text/event-stream")
         response.cache_control.no_cache = True

@@ -17,15 +17,15 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.exceptions import Conflict, NotFound
 from werkzeug.wrappers import Response
 
 from api import eventforms as ef
+from api.resources import services
 from api.sessions import begin, end, next_page, protect_forms, writer
 from events.errors import EventNotFound, InvalidEvent, OrganisationNotFound, VersionMismatch
 from events.validation import AMENDMENT_TYPES, is_slug, text_problem
-from timeline.bootstrap import Services
 from timeline.errors import IdempotencyKeyReused
 from timeline.presentation import TYPE_NAMES, display_date, sentence
 from timeline.tokens import Identity
@@ -35,11 +35,6 @@ bp = Blueprint("forms", __name__, template_folder="templates")
 
 Json = dict[str, Any]
 Page = str | tuple[str, int] | Response
-
-
-def _services() -> Services:
-    found: Services = current_app.extensions["timeline"]
-    return found
 
 
 @bp.before_request
@@ -62,7 +57,7 @@ def sign_in() -> Page:
     if request.method == "GET":
         return render_template("sign_in.html", next=target, error=None)
     token = request.form.get("token", "").strip()
-    tokens = _services().tokens
+    tokens = services().tokens
     identity = tokens.authenticate(token) if token else None
     proof = tokens.session_proof(token) if identity else None
     if proof is None or identity is None:
@@ -101,14 +96,14 @@ def _checked_org(org: str) -> None:
 def _history(org: str) -> list[Json]:
     """The organisation's events, retracted ones too; none for a new organisation."""
     try:
-        return list(_services().queries.all_events(org, include_retracted=True))
+        return list(services().queries.all_events(org, include_retracted=True))
     except OrganisationNotFound:
         return []
 
 
 def _known(org: str, history: list[Json]) -> dict[str, dict[str, str]]:
     """What the pickers and lists offer: people, members, organisations, figure names."""
-    queries = _services().queries
+    queries = services().queries
     members = {
         e["data"]["member"]["id"]: e["data"]["member"]["name"]
         for e in history
@@ -127,7 +122,7 @@ def _known(org: str, history: list[Json]) -> dict[str, dict[str, str]]:
 
 
 def _organisation_name(org: str) -> str:
-    found = next((o for o in _services().queries.organisations() if o["id"] == org), None)
+    found = next((o for o in services().queries.organisations() if o["id"] == org), None)
     return (found or {}).get("name") or org
 
 
@@ -191,7 +186,7 @@ def _render(
 def _record(
     org: str, event: Json, identity: Identity, form: Mapping[str, str], if_match: IfMatch | None
 ) -> Response:
-    appended = _services().commands.append(
+    appended = services().commands.append(
         org,
         event,
         recorded_by=identity.name,
@@ -251,7 +246,7 @@ def _target(org: str, event_id: str) -> Json:
     _checked_org(org)
     try:
         uuid.UUID(event_id)
-        found = _services().queries.event(org, event_id)
+        found = services().queries.event(org, event_id)
     except (ValueError, EventNotFound, OrganisationNotFound):
         raise NotFound(f"organisation {org!r} has no event {event_id!r}") from None
     if found["type"] in AMENDMENT_TYPES:
