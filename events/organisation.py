@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID, uuid5
 
@@ -207,8 +208,9 @@ class Organisation:
         self._retracted: set[str] = set()
 
     @staticmethod
+    @lru_cache(maxsize=65536)
     def id_for(slug: str) -> UUID:
-        """The stream id of the organisation with this slug."""
+        """The stream id of the organisation with this slug (a hash: the latest are kept)."""
         return uuid5(NAMESPACE, slug)
 
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager, suppress
 from typing import Any
 from uuid import UUID
@@ -83,32 +83,57 @@ class Timeline(Application[UUID]):
     def organisations(self, slugs: Iterable[str]) -> dict[str, Organisation]:
         """Each organisation's stream as it stands, by slug, within the writers' turn.
 
-        One query of the read model's stream versions (its rows are written in the events'
-        own transaction) tells which streams the cache holds as they stand: those are taken
-        as they are; the others are read from the log (the cached one fast-forwarded)."""
+        A stream kept in the cache is brought up to date with the events stored after it
+        (by a writer in another process); a stream not kept, or kept at a version the log
+        does not hold (the database was replaced), is read whole. One query reads what the
+        streams lack (`TimelineRecorder.events_from`), decoded by the application's mapper
+        and applied as the library's repository would apply them."""
         wanted = list(dict.fromkeys(slugs))
-        versions = self.stream_versions(wanted)
-        return {slug: self._current(slug, versions.get(slug)) for slug in wanted}
+        kept = {slug: self._kept(slug) for slug in wanted}
+        streams = self._brought_up_to_date(kept)
+        stale = {slug: None for slug, stream in streams.items() if stream is None}
+        if stale:  # kept at a version the log does not hold: read whole
+            streams.update(self._brought_up_to_date(stale))
+        return {
+            slug: stream if stream is not None else Organisation.start(slug)
+            for slug, stream in streams.items()
+        }
 
-    def stream_versions(self, slugs: Sequence[str]) -> dict[str, int]:
-        """The version of each of these streams that has events, as the read model says
-        (none without a read model)."""
-        read_model = self.timeline_recorder.read_model
-        if read_model is None:
-            return {}
+    def _brought_up_to_date(
+        self, kept: Mapping[str, Organisation | None]
+    ) -> dict[str, Organisation | None]:
+        """Each kept stream with the events stored after it, or a stream read whole (None if
+        it has no events); None also for a kept stream whose last event the log lacks."""
+        start = {
+            Organisation.id_for(slug): stream.version if stream is not None else 1
+            for slug, stream in kept.items()
+        }
         with self.timeline_recorder.turns.reading() as conn:
-            return read_model.versions(conn, slugs)
+            found = self.timeline_recorder.events_from(conn, start)
+        streams: dict[str, Organisation | None] = {}
+        for slug, stream in kept.items():
+            stored = found.get(Organisation.id_for(slug), [])
+            if stream is not None and stream.version > 0:
+                if not stored or stored[0].originator_version != stream.version:
+                    streams[slug] = None
+                    continue
+                stored = stored[1:]  # the kept stream's own last event
+            current = stream
+            for row in stored:
+                event = self.mapper.to_domain_event(row)
+                assert isinstance(event, OrganisationEvent)
+                current = event.mutate(current)
+            streams[slug] = current
+        return streams
 
-    def _current(self, slug: str, version: int | None) -> Organisation:
-        """The cached stream if it is at `version`, else the stream read from the log."""
+    def _kept(self, slug: str) -> Organisation | None:
+        """The stream the cache keeps for this organisation, if any."""
         cache = self.repository.cache
         kept = None
         if cache is not None:
             with suppress(KeyError):
                 kept = cache.get(Organisation.id_for(slug))
-        if isinstance(kept, Organisation) and kept.version == version:
-            return kept
-        return self.organisation(slug)
+        return kept if isinstance(kept, Organisation) else None
 
     def keep(self, streams: Iterable[Organisation]) -> None:
         """Keep streams just saved in the aggregate cache, as they stand now (their pending

@@ -188,11 +188,14 @@ class Writer:
             leading = not mine.settled
             if leading:
                 self._leading = True
-                batch, self._waiting = self._waiting, []
         if leading:
+            batch: list[_Waiting] = []
             try:
-                self._store_batch(batch)
+                with self.turn():
+                    batch = self._take_waiting()  # with those that came while it waited
+                    self._store_batch(batch)
             except Exception as error:  # a lost race or a failed database: each caller hears
+                batch = batch or self._take_waiting()  # the turn itself failed
                 for waiting in batch:
                     if waiting.outcome is None and waiting.error is None:
                         waiting.error = error
@@ -206,11 +209,17 @@ class Writer:
             raise mine.error
         return mine.outcome
 
+    def _take_waiting(self) -> list[_Waiting]:
+        """Every append waiting now, taken to be stored by the leader."""
+        with self._changed:
+            batch, self._waiting = self._waiting, []
+        return batch
+
     def _store_batch(self, batch: list[_Waiting]) -> None:
         """Within the writers' turn: load the streams, record each append (each judged on
         its own: a refusal is its own), save them all in one transaction. If the save loses
         a race, every append of the batch is left to be tried again."""
-        with self.turn(), self.recording([w.request.organisation for w in batch]) as streams:
+        with self.recording([w.request.organisation for w in batch]) as streams:
             keys: set[tuple[str, str, str]] = set()
             accepted: list[tuple[_Waiting, OrganisationEvent, Json]] = []
             records: list[IdempotencyRecord] = []
