@@ -38,7 +38,6 @@ from projections.tables import (
     facts,
     metadata,
     micros,
-    organisations,
     search_documents,
     shapes,
 )
@@ -149,18 +148,6 @@ class ReadModel(SQLAlchemyTrackingRecorder):
     def position(self) -> int:
         """The id of the last notification applied."""
         return self.max_tracking_id(self.upstream) or 0
-
-    def versions(self, conn: Connection, slugs: Sequence[str]) -> dict[str, int]:
-        """The stream version of each of these organisations that has events, as its row
-        says (written in the transaction that stored the stream's last event)."""
-        if not slugs:
-            return {}
-        names = {f"org_{n}": slug for n, slug in enumerate(slugs)}
-        sql = (
-            f"SELECT organisation, version FROM {organisations.name} "
-            f"WHERE organisation IN ({', '.join(':' + name for name in names)})"
-        )
-        return {row[0]: int(row[1]) for row in driver_execute(conn, sql, names).rows}
 
     def catch_up(self, source: NotificationSource, decoder: EventDecoder) -> int:
         """Apply every notification not applied yet, in a transaction of its own; return the

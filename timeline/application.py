@@ -20,12 +20,11 @@ from timeline.persistence import TimelineFactory, TimelineRecorder
 class Timeline(Application[UUID]):
     """Organisations' histories as event streams, stored with `eventsourcing_sqlalchemy`.
 
-    Streams are kept in the library's aggregate cache between appends. A kept stream at the
-    version the read model gives is current (see `organisations`); any other is read from
-    the log, fast-forwarded (the library's `AGGREGATE_CACHE_FASTFORWARD`). Only writers
-    use them, one at a time within the writers' turn, so a stream is handed out as the
-    cache holds it, not copied (`DEEPCOPY_FROM_AGGREGATE_CACHE=n`): a writer whose save
-    fails must `forget` the streams it recorded on.
+    Streams are kept in the library's aggregate cache between appends, and brought up to
+    date with what other processes stored since (see `organisations`). Only writers use
+    them, one at a time within the writers' turn, so a stream is handed out as the cache
+    holds it, not copied (`DEEPCOPY_FROM_AGGREGATE_CACHE=n`): a writer whose save fails
+    must `forget` the streams it recorded on.
     """
 
     name = "Timeline"

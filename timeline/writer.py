@@ -1,8 +1,9 @@
 """The write path, told in one place: how an append is checked, recorded and stored.
 
 An append goes: look its `Idempotency-Key` up (a repeat replays the first answer), wait with
-the other appends of this process that are waiting now (a group commit: one of them stores
-them all), take the writers' turn, load the organisations' streams, check each `If-Match`
+the other appends of this process (a group commit: the first of them to wait leads; once
+the writers' turn is its own, it takes every append waiting then, those that came while it
+waited included, and stores them all), load the organisations' streams, check each `If-Match`
 against its stream, let the stream record the event, then save: the library stores the
 events, and our recorder stores the idempotency records and the read model's rows (with
 their tracking position) in the same transaction (`TimelineRecorder.insert_events`). After
@@ -11,8 +12,10 @@ forgotten. Each append is judged on its own: a refused one fails alone. An appen
 a race for its version (or its key) to a writer that did not wait for the turn is tried
 again from the start.
 
-Appends stored together share one commit (and its fsync): with eight concurrent writers the
-A/B runs of bench/http.py (see bench/RESULTS.md) favoured it on both databases.
+Appends stored together share one commit (and its fsync) and one read of what their
+streams lack: with eight concurrent writers the A/B runs of bench/http.py (see
+bench/RESULTS.md) favoured it on both databases, and taking the batch after the turn (not
+before waiting for it) more so.
 """
 
 from __future__ import annotations
