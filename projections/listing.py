@@ -12,13 +12,7 @@ from sqlalchemy import Connection
 
 from projections.queries import statement
 from projections.records import Json
-from projections.tables import LONG_SPANS, LONGEST_SPAN_CLASS, OPEN, OPEN_END, OPEN_START, micros
-
-SHORT_CLASS = 9
-"""Ranges of span class 9 or less (a day, a month, a year, a season: shorter than 2**9 days,
-see `projections.tables.date_shape`) that end on or after a day start fewer than 2**9 days
-before it: a list from that day walks them in order from there, and finds the longer ones
-(decades, intervals over years, open ends: few) by their shape on the straddling index."""
+from projections.tables import LONG_ROWS, OPEN, OPEN_START, SHORT_CLASS, micros
 
 SortKey = tuple[int, int, int]
 """(0 for dated events and 1 for amendments, first day's ordinal, recording position)."""
@@ -93,10 +87,9 @@ def _conditions(flt: EventFilter, after: SortKey | None) -> tuple[list[str], dic
     where += selected
     params.update(selected_params)
     if after is not None:
-        where.append(
-            "(e.sort_group > :ag OR (e.sort_group = :ag AND "
-            "(e.sort_day > :ad OR (e.sort_day = :ad AND e.position > :ap))))"
-        )
+        # A row value, which both databases seek on the order's index (its expansion into
+        # ORs they could only filter with).
+        where.append("(e.sort_group, e.sort_day, e.position) > (:ag, :ad, :ap)")
         params.update(ag=after[0], ad=after[1], ap=after[2])
     return where, params
 
@@ -126,22 +119,18 @@ def list_events(
             f"SELECT {_COLUMNS} FROM tl_events e WHERE {' AND '.join(where)} "
             "ORDER BY e.sort_group, e.sort_day, e.position LIMIT :limit"
         )
-    else:  # the short ranges seeked near `start`, merged with the (few) long ones
+    else:
+        # The short ranges seeked near `start`, merged with the long ones that begin before
+        # that, walked in order on their own index (`tl_events_long_order`): each side
+        # stops at `limit` rows.
         reach = 2**SHORT_CLASS
-        classes = range(LONG_SPANS + SHORT_CLASS + 1, LONG_SPANS + LONGEST_SPAN_CLASS + 1)
-        long = [
-            f"x.precision IN ({', '.join(map(str, [OPEN_END, *classes]))})",
-            f"x.sort_day < :start - {reach}",
-            "x.last_day >= :start",
-        ]
-        if flt.organisations is not None:
-            long.insert(0, "x.organisation IN :orgs")
+        order = "ORDER BY e.sort_group, e.sort_day, e.position LIMIT :limit"
         sql = (
-            f"SELECT {_COLUMNS} FROM tl_events e "
-            f"WHERE {' AND '.join(where)} AND e.sort_day >= :start - {reach} "
-            f"UNION ALL SELECT {_COLUMNS} FROM tl_events e WHERE {' AND '.join(where)} "
-            f"AND e.row_id IN (SELECT x.row_id FROM tl_events x WHERE {' AND '.join(long)}) "
-            "ORDER BY sort_group, sort_day, position LIMIT :limit"
+            f"SELECT * FROM (SELECT {_COLUMNS} FROM tl_events e WHERE {' AND '.join(where)} "
+            f"AND e.sort_day >= :start - {reach} {order}) AS near "
+            f"UNION ALL SELECT * FROM (SELECT {_COLUMNS} FROM tl_events e "
+            f"WHERE {' AND '.join(where)} AND e.{LONG_ROWS} AND e.sort_day < :start - {reach} "
+            f"{order}) AS long ORDER BY sort_group, sort_day, position LIMIT :limit"
         )
     stmt = statement(sql, *(name for name in ("orgs", "types") if name in params))
     rows = conn.execute(stmt, {**params, "limit": limit + 1}).all()

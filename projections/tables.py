@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     event,
+    text,
 )
 
 from events.dates import EDTFDate
@@ -51,6 +52,16 @@ a day starts fewer than 2**k days before it."""
 
 LONGEST_SPAN_CLASS = ((date.max - date.min).days + 1).bit_length()
 """The class of the longest range the years 0001-9999 allow."""
+
+SHORT_CLASS = 9
+"""Ranges of span class 9 or less (a day, a month, a year, a season: shorter than 2**9 days)
+are short: a list from a day walks them in order from 2**9 days before it. The others
+(decades, intervals over years, open ends: few) are long (`LONG_ROWS`)."""
+
+_LONG_CLASSES = range(LONG_SPANS + SHORT_CLASS + 1, LONG_SPANS + LONGEST_SPAN_CLASS + 1)
+LONG_ROWS = f"precision IN ({', '.join(map(str, [OPEN_END, *_LONG_CLASSES]))})"
+"""The rows of long ranges (a condition on `tl_events`): those that may straddle a day more
+than 2**SHORT_CLASS days after their first; `tl_events_long_order` holds them alone."""
 
 UNBOUNDED_DAY = date.max.toordinal() + 1
 """The `last_day` stored for a range with no last day: after every day."""
@@ -106,7 +117,15 @@ event_versions = Table(
     Index("tl_events_event_id", "event_id", "tx_to"),
     Index("tl_events_org_recorded", "organisation", "position"),
     Index("tl_events_type_order", "type", "sort_group", "sort_day", "position"),
-    Index("tl_events_long", "precision", "last_day", "sort_day"),
+    Index(
+        "tl_events_long_order",
+        "sort_group",
+        "sort_day",
+        "position",
+        "last_day",
+        postgresql_where=text(LONG_ROWS),
+        sqlite_where=text(LONG_ROWS),
+    ),
 )
 """One row per version of each event: the original, and one more per correction. `sort_day`
 is the day the event sorts by (the first day of its range, or the last when the range has

@@ -6,6 +6,9 @@ Each test runs on an SQLite file and on PostgreSQL (the `services` fixture).
 
 from __future__ import annotations
 
+import random
+from datetime import date
+
 import pytest
 
 from events.dates import ALLOWED
@@ -220,3 +223,45 @@ def test_timelinejs_starts_each_slide_on_the_known_side(client, auth, occurred_o
 
     slide = client.get(f"/api/organisations/{ORG}/timelinejs").get_json()["events"][0]
     assert {k: v for k, v in slide["start_date"].items() if k != "display_date"} == start_date
+
+
+def _pages(client, query: str) -> list[str]:
+    """Every event of a list, followed page by page through its cursors, as ids."""
+    page = client.get(f"{EVENTS}?{query}").get_json()
+    seen = [e["id"] for e in page["events"]]
+    while page["next"]:
+        page = client.get(f"{EVENTS}?{query}&cursor={page['next']}").get_json()
+        seen.extend(e["id"] for e in page["events"])
+    return seen
+
+
+def test_a_period_paged_a_few_at_a_time_holds_each_overlapping_event_once_in_order(
+    client, auth, services
+):
+    """Short ranges near the period's start and the long ones that began long before it
+    (decades, intervals over years, open ends) are two seeks merged: paged a few at a time,
+    they give the events that overlap the period, in the list's own order, each once."""
+    rng = random.Random(22)
+    forms = [
+        str,
+        lambda y: f"{y}-{rng.randint(1, 12):02d}",
+        lambda y: f"{y}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+        lambda y: f"{y}/{y + rng.randint(2, 60)}",
+        lambda y: f"{y}/..",
+        lambda y: f"../{y}",
+        lambda y: f"{str(y)[:3]}X",
+        lambda y: f"{str(y)[:2]}XX",
+    ]
+    for _ in range(90):
+        assert post(client, auth, rng.choice(forms)(rng.randint(1900, 2020))).status_code == 201
+    whole = _pages(client, "limit=1000")
+    with services.engine.connect() as conn:
+        last_days = dict(
+            conn.exec_driver_sql(
+                f"SELECT event_id, last_day FROM tl_events WHERE organisation = '{ORG}'"
+            ).all()
+        )
+    for year in (1930, 1975, 1999, 2019):
+        start = date(year, 1, 1).toordinal()
+        expected = [event for event in whole if last_days[event] >= start]
+        assert _pages(client, f"from={year}&limit=7") == expected, year
