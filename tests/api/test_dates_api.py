@@ -265,3 +265,5 @@ def test_a_period_paged_a_few_at_a_time_holds_each_overlapping_event_once_in_ord
         start = date(year, 1, 1).toordinal()
         expected = [event for event in whole if last_days[event] >= start]
         assert _pages(client, f"from={year}&limit=7") == expected, year
+        assert _pages(client, f"from={year}&type=milestone&limit=7") == expected, year
+        assert _pages(client, f"from={year}&type=renamed&limit=7") == [], year
