@@ -304,15 +304,19 @@ def _flags(args: argparse.Namespace) -> str:
 def report(rows: list[dict], args: argparse.Namespace) -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = os.getloadavg()
+    cores = os.cpu_count() or 1
+    loaded = (
+        f" (more than its {cores} cores: a loaded machine, noisy figures)"
+        if load[0] > cores
+        else ""
+    )
     lines = [
         f"\n## A million events: bench/million.py, {stamp}",
         f"\n`python bench/million.py --sizes {','.join(map(str, args.sizes))} --backends "
         f"{args.backends} --samples {args.samples}{_flags(args)}` on {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}. Load average at the end "
-        f"{load[0]:.1f}: the machine was shared with other engineers' test runs "
-        "(figures are noisy; a quiet rerun is due). Each request and each (organisation, "
-        "year) asked once, in new processes; the database's own cache is as the import "
-        "left it.\n",
+        f"{load[0]:.1f}{loaded}. Each request and each (organisation, year) asked once, in "
+        "new processes; the database's own cache is as the import left it.\n",
         "| backend | events | organisations | import | import events/s | import peak MB "
         "| rebuild, peak MB | state p50 / p95 | /api/timeline p95 (first, next, year, org, type) "
         "| worker MB: peak (own) | database MB | bytes/event |",
