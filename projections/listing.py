@@ -130,13 +130,17 @@ def list_events(
         # The short ranges seeked near `start`, merged with the long ones that begin before
         # that, walked in order on their own index (`tl_events_long_order`, not the type's):
         # each side stops at `limit` rows.
+        # SQLite is told the index (`INDEXED BY`): without statistics (a database grown by
+        # appends has none) it took the order's index, every event before the day: at a
+        # million events 0.9-2.8 s a page against 16 ms.
         reach = 2**SHORT_CLASS
         order = "ORDER BY e.sort_group, e.sort_day, e.position LIMIT :limit"
         long, _ = _conditions(flt, after, by_type_index=False)
+        told = " INDEXED BY tl_events_long_order" if conn.dialect.name == "sqlite" else ""
         sql = (
             f"SELECT * FROM (SELECT {_COLUMNS} FROM tl_events e WHERE {' AND '.join(where)} "
             f"AND e.sort_day >= :start - {reach} {order}) AS near "
-            f"UNION ALL SELECT * FROM (SELECT {_COLUMNS} FROM tl_events e "
+            f"UNION ALL SELECT * FROM (SELECT {_COLUMNS} FROM tl_events e{told} "
             f"WHERE {' AND '.join(long)} AND e.{LONG_ROWS} AND e.sort_day < :start - {reach} "
             f"{order}) AS long ORDER BY sort_group, sort_day, position LIMIT :limit"
         )
