@@ -17,7 +17,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Flask, Request, Response, current_app, g, render_template, request, session
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from api.errors import wants_json
@@ -38,22 +38,6 @@ class SessionCookies(SecureCookieSessionInterface):
         falsely claims HTTPS only gets a cookie its browser will not send back over HTTP."""
         forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
         return request.is_secure or forwarded == "https" or super().get_cookie_secure(app)
-
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        """As Flask's, but a request without the cookie (every API call) gets its empty
-        session without a signer being built for it."""
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
-            return self.session_class()
-        return super().open_session(app, request)
-
-    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        """As Flask's, but an empty session left unchanged (every API call) only adds
-        `Vary: Cookie` if it was read, without the cookie's attributes being worked out."""
-        if not session and not session.modified:
-            if session.accessed:
-                response.vary.add("Cookie")
-            return
-        super().save_session(app, session, response)
 
 
 def writer() -> Identity | None:

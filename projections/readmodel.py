@@ -186,18 +186,20 @@ class ReadModel(SQLAlchemyTrackingRecorder):
             self._stale_statistics = True
         return position
 
-    def refresh_statistics(self) -> None:
+    def refresh_statistics(self, vacuum: bool = False) -> None:
         """After a bulk load, let PostgreSQL's planner see the read model's new size (autovacuum
-        would, but only later; until then it plans as if the tables were empty)."""
+        would, but only later; until then it plans as if the tables were empty); with
+        `vacuum`, also reclaim the rows a rebuild replaced (all of them dead until then)."""
         if self._statistics_deferred:
             return
         engine = self.datastore.engine
         stale, self._stale_statistics = self._stale_statistics, False
         if not stale or not isinstance(engine, Engine) or engine.dialect.name != "postgresql":
             return
-        with engine.connect() as conn:
-            conn.execute(text("ANALYZE " + ", ".join(t.name for t in READ_MODEL_TABLES)))
-            conn.commit()
+        command = "VACUUM (ANALYZE) " if vacuum else "ANALYZE "
+        with engine.connect() as conn:  # VACUUM runs outside a transaction
+            autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
+            autocommit.execute(text(command + ", ".join(t.name for t in READ_MODEL_TABLES)))
 
     @contextmanager
     def statistics_deferred(self) -> Iterator[None]:
@@ -212,10 +214,9 @@ class ReadModel(SQLAlchemyTrackingRecorder):
         self.refresh_statistics()
 
     def rebuild(self, source: NotificationSource, decoder: EventDecoder) -> int:
-        """Empty the read model and apply the whole log again, in one transaction. On
-        PostgreSQL the tables are then vacuumed: every row the rebuild replaced is dead, and
-        until autovacuum came by, lists read through them (at a million events, year pages
-        p95 119 ms before `VACUUM (ANALYZE)`, 33 ms after; bench/RESULTS.md, 2026-12-05)."""
+        """Empty the read model and apply the whole log again, in one transaction; then, on
+        PostgreSQL, vacuum it: every row the rebuild replaced is dead, and lists read
+        through them until autovacuum comes by (bench/RESULTS.md, 2026-12-05)."""
         with self.transaction(commit=True) as session:
             conn = session.connection()
             self._lock(conn)
@@ -223,14 +224,8 @@ class ReadModel(SQLAlchemyTrackingRecorder):
                 conn.execute(delete(table))
             self._set_position(conn, 0)
             position = self.catch_up_within(conn, source, decoder)
-        engine = self.datastore.engine
-        if isinstance(engine, Engine) and engine.dialect.name == "postgresql":
-            self._stale_statistics = False  # VACUUM (ANALYZE) refreshes them
-            names = ", ".join(table.name for table in READ_MODEL_TABLES)
-            with engine.connect() as conn:
-                autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
-                autocommit.execute(text(f"VACUUM (ANALYZE) {names}"))
-        self.refresh_statistics()
+        self._stale_statistics = True
+        self.refresh_statistics(vacuum=True)
         return position
 
     def upgrade(self) -> bool:

@@ -206,20 +206,6 @@ def keeps_alive(exchange: Exchange) -> bool:
     return b"close" not in {option.strip().lower() for option in options.split(b",")}
 
 
-_dates: dict[int, str] = {}
-
-
-def http_date() -> str:
-    """Now as the `Date` header writes it; worked out once a second (the header's precision)."""
-    second = int(time.time())
-    date = _dates.get(second)
-    if date is None:
-        date = formatdate(second, usegmt=True)
-        _dates.clear()
-        _dates[second] = date
-    return date
-
-
 def response(answer: Answer, head_only: bool, close: bool) -> bytes:
     """The bytes of `answer`: its status line, its headers (with a length, a date, and
     `Connection: close` if `close`) and its body (none for HEAD, 1xx, 204 and 304)."""
@@ -235,7 +221,7 @@ def response(answer: Answer, head_only: bool, close: bool) -> bytes:
     if "content-length" not in named and status >= 200 and status not in (204, 304):
         lines.append(f"Content-Length: {len(answer.body)}\r\n")
     if "date" not in named:
-        lines.append(f"Date: {http_date()}\r\n")
+        lines.append(f"Date: {formatdate(usegmt=True)}\r\n")
     if close:
         lines.append("Connection: close\r\n")
     head = "".join(lines).encode("latin-1") + b"\r\n"
